@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# One-command setup: .venv in the repo with the package installed editable on verl's pinned stack.
+#
+#   bash scripts/setup.sh            # CPU box or GPU node
+#   SVR1_EXTRAS=dev,gpu bash scripts/setup.sh   # also build flash-attn (GPU node, takes a while)
+#
+# Safe to re-run: it skips the install when pyproject.toml has not changed since the last one.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo/.venv"
+extras="${SVR1_EXTRAS:-dev}"
+start=$SECONDS
+did=()
+
+say() { printf '[setup] %s\n' "$*"; }
+
+pick_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.11 python3.12 python3.10 python3; do
+        [ -n "$candidate" ] || continue
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 12)))'; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "no Python 3.10-3.12 found; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+}
+
+# torchcodec loads the system FFmpeg libraries; PyAV brings its own, so without them we still decode (slower).
+ensure_ffmpeg() {
+    if ldconfig -p 2>/dev/null | grep -q 'libavcodec\.so'; then
+        return
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing the FFmpeg shared libraries (apt-get install ffmpeg) for torchcodec"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+        did+=("installed ffmpeg with apt")
+    else
+        say "WARNING: FFmpeg shared libraries not found and apt-get is not usable as root here;"
+        say "         torchcodec will not load and decoding falls back to PyAV. Install ffmpeg to fix."
+    fi
+}
+
+ensure_venv() {
+    if [ -x "$venv/bin/python" ]; then
+        return
+    fi
+    local python
+    python="$(pick_python)"
+    say "creating $venv with $("$python" --version)"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    did+=("created .venv")
+}
+
+ensure_package() {
+    local stamp="$venv/.svr1-installed"
+    local want
+    want="$(cat "$repo/pyproject.toml" | sha256sum | cut -c1-16) extras=$extras"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c 'import sparse_video_r1' 2>/dev/null; then
+        say "package already installed for this pyproject.toml (extras: $extras)"
+        return
+    fi
+    say "installing sparse-video-r1[$extras] editable with verl[vllm]==0.9.1 (first time: several minutes, ~11 GB)"
+    "$venv/bin/python" -m pip install --progress-bar off -e "$repo[$extras]"
+    echo "$want" >"$stamp"
+    did+=("installed sparse-video-r1[$extras]")
+}
+
+ensure_ffmpeg
+ensure_venv
+ensure_package
+
+"$venv/bin/python" - <<'PY'
+import importlib.metadata as md
+
+import torch
+
+print("[setup] stack: " + ", ".join(f"{p} {md.version(p)}" for p in ("verl", "torch", "vllm", "transformers")))
+try:
+    import torchcodec.decoders  # noqa: F401  (loads the FFmpeg libraries)
+    decoder = "torchcodec"
+except Exception as error:  # a missing FFmpeg shows up here as an OSError/RuntimeError
+    decoder = f"PyAV only (torchcodec unavailable: {type(error).__name__})"
+print(f"[setup] cuda available: {torch.cuda.is_available()}; video decoding: {decoder}")
+PY
+if [ ${#did[@]} -eq 0 ]; then
+    say "nothing to do; done in $((SECONDS - start)) s"
+else
+    say "done in $((SECONDS - start)) s: $(IFS=';'; echo "${did[*]}")"
+fi
+say "activate with: source .venv/bin/activate   (or call .venv/bin/svr1 directly)"

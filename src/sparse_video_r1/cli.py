@@ -1,0 +1,58 @@
+"""The `svr1` command: one subcommand per step of a researcher's day; each imports its heavy stack lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _tiny_model(args: argparse.Namespace) -> int:
+    from sparse_video_r1.tiny_model import TinyModelSpec, build_tiny_model
+
+    start = time.perf_counter()
+    out = build_tiny_model(args.out_dir, TinyModelSpec(seed=args.seed))
+    size_mb = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    print(f"tiny Qwen2.5-VL written to {out} ({size_mb:.1f} MB, {time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sparse_video_r1.demo import run_demo
+
+    return run_demo(args.out_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="svr1",
+        description="Sparse-Video-R1: train video-language models to ask only for the frames they need.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    tiny = commands.add_parser(
+        "tiny-model", help="build a tiny random Qwen2.5-VL checkpoint offline (for tests and the CPU demo)"
+    )
+    tiny.add_argument("out_dir", help="directory to write the checkpoint to")
+    tiny.add_argument("--seed", type=int, default=0, help="the same seed gives the same files (default: 0)")
+    tiny.set_defaults(handler=_tiny_model)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline end to end on CPU with the tiny model")
+    demo.add_argument(
+        "--out-dir", default="outputs/demo", help="where the demo writes (default: outputs/demo)"
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
