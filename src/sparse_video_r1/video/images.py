@@ -1,0 +1,40 @@
+"""What happens to a decoded frame before a model sees it: Qwen2.5-VL's pixel budget and a drawn timestamp."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+
+def resize_to_budget(image: Image.Image, min_pixels: int, max_pixels: int) -> Image.Image:
+    """Resize as Qwen2.5-VL's processor would: sides multiples of 28, area within [min_pixels, max_pixels],
+    aspect ratio kept. The processor then leaves the frame as it is, so the budget is exact."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    height, width = smart_resize(
+        image.height, image.width, factor=28, min_pixels=min_pixels, max_pixels=max_pixels
+    )
+    if (width, height) == image.size:
+        return image
+    return image.resize((width, height), Image.Resampling.BICUBIC)
+
+
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def draw_timestamp(image: Image.Image, seconds: float) -> Image.Image:
+    """A copy of the frame with its time written in red in the top-left corner, as LOVE-R1 does."""
+    out = image.copy()
+    size = max(10, image.height // 12)
+    ImageDraw.Draw(out).text(
+        (size // 3, size // 4),
+        f"{seconds:.1f}s",
+        fill=(255, 0, 0),
+        font=_font(size),
+        stroke_width=1,
+        stroke_fill=(0, 0, 0),
+    )
+    return out
