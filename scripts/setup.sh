@@ -65,7 +65,7 @@ ensure_package() {
         say "package already installed for this pyproject.toml (extras: $extras)"
         return
     fi
-    say "installing sparse-video-r1[$extras] editable with verl[vllm]==0.9.1 (first time: several minutes, ~11 GB)"
+    say "installing sparse-video-r1[$extras] editable on verl[vllm]==0.9.1 (into a fresh .venv: several minutes, ~11 GB)"
     "$venv/bin/python" -m pip install --progress-bar off -e "$repo[$extras]"
     echo "$want" >"$stamp"
     did+=("installed sparse-video-r1[$extras]")

@@ -1,0 +1,223 @@
+"""One multi-round episode as plain Python: what the model is shown, what its replies do, and a record.
+
+The episode never decodes a frame or counts a token. Its turns are text and `FrameAt` parts; whoever
+runs it (the verl agent loop, the evaluator) turns each `FrameAt` into an image from the frame service,
+and stops the episode with `stop(reason)` when its token budget would be exceeded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sparse_video_r1.agent.protocol import OPTION_LETTERS, Answer, FrameRequest, Invalid, parse_reply
+from sparse_video_r1.video.timestamps import random_timestamps, uniform_timestamps
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    """The knobs, with the seed paper's defaults: 5 frames a round, 5 rounds."""
+
+    first_frames: int = 5
+    first_strategy: Literal["uniform", "random"] = "uniform"
+    frames_per_request: int = 5
+    max_rounds: int = 5  # assistant replies, the last of which must answer
+    max_frames: int = 25  # frames shown in all, first frames included
+    max_pixels: int = 128 * 28 * 28  # per frame: 128 visual tokens for Qwen2.5-VL
+    min_pixels: int = 16 * 28 * 28
+
+
+@dataclass(frozen=True)
+class FrameAt:
+    """A frame to show at `time` seconds, resized to the pixel budget."""
+
+    time: float
+    max_pixels: int
+    min_pixels: int
+
+
+Part = str | FrameAt
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    options: tuple[str, ...]
+
+    @property
+    def letters(self) -> str:
+        return OPTION_LETTERS[: len(self.options)]
+
+    def render(self) -> str:
+        lines = [self.text.strip()]
+        lines += [
+            f"{letter}. {option.strip()}" for letter, option in zip(self.letters, self.options, strict=True)
+        ]
+        return "\n".join(lines)
+
+
+@dataclass
+class EpisodeRecord:
+    """What happened, for the reward, the logs and the evaluation files (JSON-ready)."""
+
+    frames: list[dict] = field(default_factory=list)  # {"time": s, "round": r}, in the order shown
+    actions: list[str] = field(default_factory=list)  # one per reply: "answer", "frames" or "invalid: why"
+    answer: str | None = None
+    rounds: int = 0
+    end: str | None = None  # "answer", "round limit" or whatever stop() was given
+
+    @property
+    def invalid_actions(self) -> int:
+        return sum(action.startswith("invalid") for action in self.actions)
+
+    def as_dict(self) -> dict:
+        return {
+            "frames": list(self.frames),
+            "actions": list(self.actions),
+            "answer": self.answer,
+            "rounds": self.rounds,
+            "end": self.end,
+            "invalid_actions": self.invalid_actions,
+            "num_frames": len(self.frames),
+        }
+
+
+class Episode:
+    """The rules of one episode: `opening()` once, then `step(reply)` per reply until it returns None."""
+
+    def __init__(
+        self,
+        question: Question,
+        duration: float,
+        config: EpisodeConfig | None = None,
+        *,
+        fps: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.question = question
+        self.duration = duration
+        self.config = config or EpisodeConfig()
+        self.fps = fps
+        self.seed = seed
+        self.record = EpisodeRecord()
+        self._seen: set[int] = set()
+
+    @property
+    def done(self) -> bool:
+        return self.record.end is not None
+
+    @property
+    def rounds_left(self) -> int:
+        return self.config.max_rounds - self.record.rounds
+
+    def opening(self) -> list[Part]:
+        """The first user turn: the question, the first frames with their times, the budget, the format."""
+        config = self.config
+        count = min(config.first_frames, config.max_frames)
+        if config.first_strategy == "uniform":
+            times = uniform_timestamps(self.duration, count)
+        elif config.first_strategy == "random":
+            times = random_timestamps(self.duration, count, self.seed)
+        else:
+            raise ValueError(f"unknown first_strategy {config.first_strategy!r}: use 'uniform' or 'random'")
+        parts: list[Part] = [
+            f"{self.question.render()}\n\nThe video lasts {self.duration:.1f} seconds. "
+            f"Here are {len(times)} frames from it.\n"
+        ]
+        parts += self._show(times, round_=0)
+        parts.append("\n" + self._instructions())
+        return parts
+
+    def step(self, reply: str) -> list[Part] | None:
+        """Apply one assistant reply; the next user turn, or None when the episode has ended."""
+        if self.done:
+            raise RuntimeError("the episode has ended")
+        self.record.rounds += 1
+        action = parse_reply(reply, self.question.letters)
+        if isinstance(action, FrameRequest):
+            action = self._check_request(action)
+        if isinstance(action, Answer):
+            self.record.actions.append("answer")
+            self.record.answer = action.letter
+            self.stop("answer")
+            return None
+        if isinstance(action, Invalid):
+            self.record.actions.append(f"invalid: {action.reason}")
+            if self.rounds_left <= 0:
+                self.stop("round limit")
+                return None
+            return [f"Your reply was not valid: {action.reason}.\n" + self._instructions()]
+        self.record.actions.append("frames")
+        parts: list[Part] = [f"Here are the {len(action.times)} frames you asked for.\n"]
+        parts += self._show(action.times, round_=self.record.rounds)
+        parts.append("\n" + self._instructions())
+        return parts
+
+    def stop(self, reason: str) -> None:
+        """End the episode (the runner calls this when the next turn would not fit its token budget)."""
+        if not self.done:
+            self.record.end = reason
+
+    def _frame_key(self, time: float) -> int:
+        """Two times show the same frame when they fall in the same frame interval (or the same ms)."""
+        return math.floor(time * self.fps + 1e-6) if self.fps else round(time * 1000)
+
+    def _show(self, times: Sequence[float], round_: int) -> list[Part]:
+        parts: list[Part] = []
+        for time in times:
+            self._seen.add(self._frame_key(time))
+            self.record.frames.append({"time": time, "round": round_})
+            parts += [
+                f"Frame at {time:.1f} s: ",
+                FrameAt(time, self.config.max_pixels, self.config.min_pixels),
+                "\n",
+            ]
+        return parts
+
+    def _frames_left(self) -> int:
+        return self.config.max_frames - len(self.record.frames)
+
+    def _check_request(self, request: FrameRequest) -> FrameRequest | Invalid:
+        config = self.config
+        if self.rounds_left <= 0:
+            return Invalid("this was the last round, so it had to answer")
+        outside = [t for t in request.times if not 0 <= t <= self.duration]
+        if outside:
+            return Invalid(f"times {_seconds(outside)} are outside the video (0 to {self.duration:.1f} s)")
+        if len(request.times) > config.frames_per_request:
+            return Invalid(
+                f"it asked for {len(request.times)} frames; at most {config.frames_per_request} at a time"
+            )
+        new: dict[int, float] = {}
+        for time in request.times:
+            key = self._frame_key(time)
+            if key not in self._seen:
+                new.setdefault(key, time)
+        if not new:
+            return Invalid("every frame it asked for has been shown already")
+        if len(new) > self._frames_left():
+            return Invalid(f"only {self._frames_left()} more frames can be shown")
+        return FrameRequest(tuple(new.values()))
+
+    def _instructions(self) -> str:
+        letters = self.question.letters
+        answer = f"<answer>X</answer>, where X is one of {', '.join(letters)}"
+        if self.rounds_left <= 1 or self._frames_left() <= 0:
+            return (
+                "This is your last reply. Think inside <think> </think>, "
+                f"then give your final answer as {answer}."
+            )
+        ask = min(self.config.frames_per_request, self._frames_left())
+        return (
+            "Think inside <think> </think>. Then either answer with "
+            f"{answer}, or ask for up to {ask} more frames with <frames>t1, t2, ...</frames>, "
+            f"giving times in seconds between 0 and {self.duration:.1f}. "
+            f"You have {self.rounds_left} replies left, the last of which must answer, "
+            f"and {self._frames_left()} more frames in all."
+        )
+
+
+def _seconds(times: Sequence[float]) -> str:
+    return ", ".join(f"{t:g}" for t in times)
