@@ -1,0 +1,79 @@
+"""verl's own rollout-side parts, in process on CPU: a composed trainer config, its AgentLoopWorker with our
+generation server as its LLM client, and its RewardLoopWorker behind the handle the worker expects."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra import compose, initialize_config_module
+from verl.protocol import DataProto
+
+AGENT_LOOP_YAML = str(files("sparse_video_r1.agent") / "agent_loop.yaml")
+
+
+def compose_config(model_dir: Path, *overrides: str, prompt_length=2048, response_length=1024):
+    with initialize_config_module(config_module="verl.trainer.config", version_base=None):
+        return compose(
+            config_name="ppo_trainer",
+            overrides=[
+                f"actor_rollout_ref.model.path={model_dir}",
+                "actor_rollout_ref.rollout.name=vllm",  # the GPU backend's name; nothing of vLLM starts here
+                f"actor_rollout_ref.rollout.prompt_length={prompt_length}",
+                f"actor_rollout_ref.rollout.response_length={response_length}",
+                f"actor_rollout_ref.rollout.agent.agent_loop_config_path={AGENT_LOOP_YAML}",
+                "actor_rollout_ref.rollout.calculate_log_probs=true",
+                "reward.custom_reward_function.path=pkg://sparse_video_r1.reward",
+                "reward.custom_reward_function.name=compute_score",
+                *overrides,
+            ],
+        )
+
+
+class LocalActorHandle:
+    """`handle.method.remote(...)` awaited in process: Ray's call transport, with the real worker behind it."""
+
+    def __init__(self, worker: Any) -> None:
+        self._worker = worker
+
+    def __getattr__(self, name: str):
+        method = getattr(self._worker, name)
+        return type("RemoteMethod", (), {"remote": staticmethod(method)})
+
+
+def make_batch(rows: list[dict], repeat: int = 1) -> DataProto:
+    """A batch as verl's dataset and trainer hand it to the agent-loop worker (`repeat` = GRPO group size)."""
+    rows = [row for row in rows for _ in range(repeat)]
+
+    def column(key):
+        values = np.empty(len(rows), dtype=object)
+        values[:] = [row[key] for row in rows]
+        return values
+
+    return DataProto.from_dict(
+        non_tensors={
+            key: column(key)
+            for key in ("raw_prompt", "extra_info", "agent_name", "index", "data_source", "reward_model")
+        }
+    )
+
+
+def row(video: Path, duration: float, answer: str = "B", index: int = 0, fps: float = 30.0) -> dict:
+    question, options = "What does the square do?", ["turns red", "moves left", "grows", "vanishes", "spins"]
+    return {
+        "raw_prompt": [{"role": "user", "content": question}],
+        "extra_info": {
+            "video": str(video),
+            "duration": duration,
+            "fps": fps,
+            "question": question,
+            "options": options,
+            "index": index,
+        },
+        "agent_name": "frame_request",
+        "index": index,
+        "data_source": "synthetic",
+        "reward_model": {"ground_truth": answer},
+    }
