@@ -31,10 +31,11 @@ pick_python() {
 
 # torchcodec loads the system FFmpeg libraries; PyAV brings its own, so without them we still decode (slower).
 ensure_ffmpeg() {
-    if ldconfig -p 2>/dev/null | grep -q 'libavcodec\.so'; then
+    # grep without -q reads all of ldconfig's output: an early exit would SIGPIPE it under pipefail.
+    if ldconfig -p 2>/dev/null | grep 'libavcodec\.so' >/dev/null; then
         return
     fi
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if can_apt; then
         say "installing the FFmpeg shared libraries (apt-get install ffmpeg) for torchcodec"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
@@ -45,12 +46,27 @@ ensure_ffmpeg() {
     fi
 }
 
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
 ensure_venv() {
-    if [ -x "$venv/bin/python" ]; then
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
         return
     fi
-    local python
+    local python version
     python="$(pick_python)"
+    version="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    rm -rf "$venv"
+    if ! "$python" -c 'import ensurepip' >/dev/null 2>&1; then
+        # Debian and Ubuntu ship venv's pip bootstrap separately.
+        if ! can_apt; then
+            say "ERROR: $python cannot create virtual environments; install python$version-venv"
+            exit 1
+        fi
+        say "installing python$version-venv with apt (venv needs it on Debian/Ubuntu)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$version-venv" >/dev/null
+        did+=("installed python$version-venv with apt")
+    fi
     say "creating $venv with $("$python" --version)"
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip

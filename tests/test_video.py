@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -24,7 +26,7 @@ from sparse_video_r1.video import (
 )
 from sparse_video_r1.video.cache import LRUCache, decoder_cache, frame_cache
 from sparse_video_r1.video.tools import probe_command
-from videos import make_broken, make_variable_rate, read_index
+from videos import make_broken, make_variable_rate, paint_index, read_index
 
 BACKENDS = ["torchcodec", "pyav"]
 
@@ -60,8 +62,10 @@ def test_every_backend_returns_the_exact_frame_on_screen(video_cases, name, back
     images = video.frames_at(times)
     assert [read_index(im) for im in images] == _expected(case, times)
     assert all(im.size == (case.width, case.height) and im.mode == "RGB" for im in images)
-    # Served again from the cache: the same frames.
+    # Served again from the cache: the same frames, nothing decoded.
+    decodes = _count_decodes(video)
     assert [read_index(im) for im in video.frames_at(times[::-1])] == _expected(case, times[::-1])
+    assert decodes == []
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -73,16 +77,55 @@ def test_variable_frame_rate_is_served_by_presentation_time(tmp_path, backend):
     assert [read_index(im) for im in video.frames_at(times)] == expected
 
 
+def _count_decodes(video) -> list[int]:
+    """Frames the real backend is asked to decode, per call (a spy that delegates)."""
+    calls: list[int] = []
+    backend = video._decoder.backend
+    real = backend.frames_played_at
+    backend.frames_played_at = lambda seconds: calls.append(len(seconds)) or real(seconds)
+    return calls
+
+
 def test_the_cache_serves_a_group_of_rollouts_without_decoding_again(video_cases):
     video = open_video(video_cases["h264_bframes_ntsc"].path)
+    decodes = _count_decodes(video)
     first = video.frames_at([1.0, 2.0, 3.0])
-    hits = frame_cache.hits
-    # Another rollout of the group opens the same file: same decoder, and the overlapping frames are hits.
+    # Another rollout of the group opens the same file: same decoder; only the new frame is decoded.
     again = open_video(video_cases["h264_bframes_ntsc"].path)
     assert again._decoder is video._decoder
     second = again.frames_at([2.0, 3.0, 4.0])
-    assert frame_cache.hits - hits == 2
+    assert decodes == [3, 1]
     assert np.array_equal(np.asarray(first[1]), np.asarray(second[0]))
+    again.frames_at([4.0, 1.0])
+    assert decodes == [3, 1]
+
+
+def test_a_group_starting_together_opens_and_decodes_each_frame_once(video_cases, monkeypatch):
+    import sparse_video_r1.video.reader as reader
+
+    opened: list[str] = []
+    decoded: list[int] = []
+    real_open = reader.open_backend
+
+    def spied_open(path, name):
+        backend = real_open(path, name)
+        opened.append(name)
+        real = backend.frames_played_at
+        backend.frames_played_at = lambda seconds: decoded.append(len(seconds)) or real(seconds)
+        return backend
+
+    monkeypatch.setattr(reader, "open_backend", spied_open)
+    path = video_cases["h264_bframes_ntsc"].path
+    barrier = threading.Barrier(8)
+
+    def rollout(_):
+        barrier.wait()  # eight rollouts of a group ask at the same moment
+        return [read_index(im) for im in open_video(path).frames_at([1.0, 5.0, 9.0])]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(rollout, range(8)))
+    assert results == [_expected(video_cases["h264_bframes_ntsc"], [1.0, 5.0, 9.0])] * 8
+    assert opened == ["torchcodec"] and decoded == [3]
 
 
 def test_lru_cache_stays_within_its_byte_budget():
@@ -114,18 +157,23 @@ def test_frames_are_exact_under_threads_and_asyncio(video_cases):
 
 
 def test_a_stuck_decoder_times_out_and_is_replaced(video_cases):
-    path = video_cases["h264_bframes_ntsc"].path
-    video = open_video(path, timeout=0.5)
-    video._decoder.lock.acquire()  # as if another thread's decode never returned
+    case = video_cases["h264_bframes_ntsc"]
+    video = open_video(case.path, timeout=0.5)
+    release = threading.Event()
+    backend = video._decoder.backend
+    real = backend.frames_played_at
+    backend.frames_played_at = lambda seconds: release.wait() and real(seconds)  # a decode that hangs
     try:
         with pytest.raises(VideoError, match=r"timed out after 0\.5 s") as error:
             video.frames_at([1.0])
-        assert error.value.path == str(path)
+        assert error.value.path == str(case.path)
+        # The same Video, and other videos, go on working: the stuck decoder is replaced, not waited for.
+        assert read_index(video.frames_at([1.0])[0]) == _expected(case, [1.0])[0]
+        assert video._decoder.backend is not backend
+        other = open_video(video_cases["vp9_webm"].path, timeout=0.5)
+        assert read_index(other.frames_at([0.5])[0]) == 15
     finally:
-        video._decoder.lock.release()
-    fresh = open_video(path)
-    assert fresh._decoder is not video._decoder
-    assert read_index(fresh.frames_at([1.0])[0]) == _expected(video_cases["h264_bframes_ntsc"], [1.0])[0]
+        release.set()
 
 
 @pytest.fixture(scope="module")
@@ -148,21 +196,48 @@ def test_unopenable_files_raise_one_clear_error_naming_the_file(broken_files, na
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_file_cut_short_fails_when_its_missing_frames_are_asked_for(broken_files, backend):
+@pytest.mark.parametrize("at", [5.0, 8.0, "end"])
+def test_a_file_cut_short_fails_when_its_missing_frames_are_asked_for(broken_files, backend, at):
     video = open_video(broken_files["cut_data"], backend=backend)
     assert read_index(video.frames_at([0.0])[0]) == 0
-    with pytest.raises(VideoError, match="cannot decode the frames") as error:
-        video.frames_at([video.duration])
-    assert error.value.path == str(broken_files["cut_data"])
+    at = video.duration if at == "end" else at
+    with pytest.raises(VideoError, match="cannot decode the frames at") as error:
+        video.frames_at([at])
+    assert error.value.path == str(broken_files["cut_data"]) and f"{at:.3f} s" in str(error.value)
 
 
-def test_missing_file_and_bad_times_are_clear_errors(tmp_path, video_cases):
+def test_missing_file_bad_times_and_unknown_backend_are_clear_errors(tmp_path, video_cases):
     with pytest.raises(VideoError, match="file not found"):
         open_video(tmp_path / "nope.mp4")
+    with pytest.raises(ValueError, match="unknown video backend 'decord'"):
+        open_video(video_cases["vp9_webm"].path, backend="decord")
     video = open_video(video_cases["h264_bframes_ntsc"].path)
     for bad in ([-0.1], [video.duration + 0.01], [float("nan")], [1.0, 99.0]):
         with pytest.raises(TimestampError, match="outside"):
             video.frames_at(bad)
+    assert read_index(video.frames_at([np.float32(1.0)])[0]) == 29  # numpy times are times too
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_webm_duration_is_the_video_streams_not_the_longer_audios(tmp_path, backend):
+    path = tmp_path / "av.webm"
+    with av.open(str(path), "w") as container:
+        video_stream = container.add_stream("libvpx-vp9", rate=25)
+        video_stream.width, video_stream.height, video_stream.pix_fmt = 160, 128, "yuv420p"
+        audio_stream = container.add_stream("libopus", rate=48000)
+        for i in range(50):  # 2 s of video
+            container.mux(
+                video_stream.encode(av.VideoFrame.from_ndarray(paint_index(i, 160, 128), format="rgb24"))
+            )
+        container.mux(video_stream.encode())
+        for i in range(200):  # 4 s of audio
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="flt", layout="mono")
+            frame.sample_rate, frame.pts = 48000, i * 960
+            container.mux(audio_stream.encode(frame))
+        container.mux(audio_stream.encode())
+    video = open_video(path, backend=backend)
+    assert (video.duration, video.num_frames) == (2.0, 50)
+    assert [read_index(im) for im in video.frames_at([0.0, 1.0, 2.0])] == [0, 25, 49]
 
 
 def test_probe_reports_every_file_and_fails_when_one_is_broken(video_cases, broken_files, capsys):
@@ -173,6 +248,12 @@ def test_probe_reports_every_file_and_fails_when_one_is_broken(video_cases, brok
     assert (
         "vp9" in out and "file is empty" in out and "cannot decode" in out and "2 of 3 videos failed" in out
     )
+
+
+def test_a_minimum_pixel_budget_alone_upscales(video_cases):
+    video = open_video(video_cases["one_frame"].path)  # 192x128
+    (image,) = video.frames_at([0.0], min_pixels=512 * 28 * 28)
+    assert image.width * image.height >= 512 * 28 * 28 and image.width % 28 == 0
 
 
 def test_resize_follows_qwen_pixel_budget_and_the_processor_keeps_it():

@@ -68,10 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--seed", type=int, default=0, help="the same seed gives the same files (default: 0)")
     tiny.set_defaults(handler=_tiny_model)
 
-    backend_help = "decoder: auto (torchcodec, else PyAV), torchcodec or pyav"
+    backends = ["auto", "torchcodec", "pyav"]
+    backend_help = "decoder (default: auto, torchcodec else PyAV per file)"
     probe = commands.add_parser("probe", help="print each video's metadata, or why it cannot be decoded")
     probe.add_argument("videos", nargs="+", metavar="VIDEO")
-    probe.add_argument("--backend", default="auto", help=backend_help)
+    probe.add_argument("--backend", default="auto", choices=backends, help=backend_help)
     probe.set_defaults(handler=_probe)
 
     frames = commands.add_parser("frames", help="write the frames on screen at given times as PNG images")
@@ -80,10 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("--out", required=True, help="directory for the images")
     frames.add_argument("--max-pixels", type=int, help="resize to this pixel budget the Qwen2.5-VL way")
     frames.add_argument("--timestamps", action="store_true", help="draw each frame's time in red")
-    frames.add_argument("--backend", default="auto", help=backend_help)
+    frames.add_argument("--backend", default="auto", choices=backends, help=backend_help)
     frames.set_defaults(handler=_frames)
 
-    demo = commands.add_parser("demo", help="run the whole pipeline end to end on CPU with the tiny model")
+    demo = commands.add_parser(
+        "demo", help="build the tiny model and run it through a two-round multi-image chat"
+    )
     demo.add_argument(
         "--out-dir", default="outputs/demo", help="where the demo writes (default: outputs/demo)"
     )

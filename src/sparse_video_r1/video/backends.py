@@ -1,7 +1,8 @@
 """Decoders behind the frame service: torchcodec (PyTorch's maintained decoder) and PyAV (bundles FFmpeg).
 
 A backend opens one file, reads its header, and returns the frame on screen at each of a sorted list of
-absolute stream times, with that frame's presentation time. It knows nothing of caching or timeouts.
+absolute stream times, with that frame's presentation time. It knows nothing of caching, threads or
+timeouts; the reader serialises every call to one backend.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ BACKENDS = ("torchcodec", "pyav")
 @dataclass(frozen=True)
 class StreamInfo:
     begin: float  # presentation time of the first frame, in seconds
-    duration: float  # seconds during which frames are on screen
+    duration: float  # seconds during which the video stream's frames are on screen
     fps: float
     num_frames: int
     width: int
@@ -44,7 +45,7 @@ class Backend(Protocol):
 def _stream_info(
     begin: float | None, duration: float | None, fps: float, num_frames: int | None, **rest
 ) -> StreamInfo:
-    """Fill in a frame count or duration the header lacks from the other (webm headers carry no count)."""
+    """Fill in a frame count or duration the header lacks from the other."""
     if fps <= 0:
         raise ValueError("the header gives no frame rate")
     if not num_frames and not duration:
@@ -54,8 +55,18 @@ def _stream_info(
     return StreamInfo(begin=float(begin or 0.0), duration=duration, fps=fps, num_frames=num_frames, **rest)
 
 
+def _tagged_duration(stream) -> float | None:
+    """Matroska/WebM give a stream's length only as a DURATION tag ("00:01:02.500000000"); the container's
+    duration there covers every stream, audio included."""
+    tag = (stream.metadata or {}).get("DURATION")
+    if not tag:
+        return None
+    hours, minutes, seconds = tag.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 class TorchCodecBackend:
-    """torchcodec in approximate seek mode: opening reads only the header, O(1) in video length. Its time
+    """torchcodec in approximate seek mode: opening reads only the header, not every packet. Its time
     lookups go through the average frame rate, exact for constant-rate streams; a variable-rate stream is
     re-opened in exact mode, which indexes every frame once."""
 
@@ -67,12 +78,14 @@ class TorchCodecBackend:
         self._path = path
         self._decoder = VideoDecoder(path, seek_mode="approximate", dimension_order="NHWC")
         meta = self._decoder.metadata
-        # In approximate mode these come from the stream header, else from the container's.
+        duration = meta.duration_seconds_from_header
+        if duration is None and meta.num_frames_from_header is None:
+            duration = _pyav_tagged_duration(path) or meta.duration_seconds
         self.info = _stream_info(
             begin=meta.begin_stream_seconds,
-            duration=meta.duration_seconds,
+            duration=duration,
             fps=float(meta.average_fps or 0.0),
-            num_frames=meta.num_frames,
+            num_frames=meta.num_frames_from_header,
             width=int(meta.width),
             height=int(meta.height),
             codec=str(meta.codec),
@@ -92,6 +105,13 @@ class TorchCodecBackend:
         self._decoder = VideoDecoder(self._path, seek_mode="exact", dimension_order="NHWC")
 
 
+def _pyav_tagged_duration(path: str) -> float | None:
+    import av
+
+    with av.open(path) as container:
+        return _tagged_duration(container.streams.video[0]) if container.streams.video else None
+
+
 class PyAVBackend:
     """PyAV: seek to the keyframe before a time, decode forward to it; keep decoding forward (no seek) when
     the next requested time is close after the last one."""
@@ -106,17 +126,14 @@ class PyAVBackend:
         if not self._container.streams.video:
             self._container.close()
             raise ValueError("the file has no video stream")
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
-        stream = self._stream
+        self._stream = stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
         time_base = stream.time_base or Fraction(1, 1_000_000)
         begin = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
         if stream.duration is not None:
             duration = float(stream.duration * time_base)
-        elif self._container.duration:
-            duration = self._container.duration / 1_000_000
         else:
-            duration = None
+            duration = _tagged_duration(stream) or (self._container.duration or 0) / 1_000_000 or None
         self.info = _stream_info(
             begin=begin,
             duration=duration,
@@ -126,6 +143,9 @@ class PyAVBackend:
             height=int(stream.codec_context.height),
             codec=str(stream.codec_context.name),
         )
+        self._reset()
+
+    def _reset(self) -> None:
         self._frames = None  # the running decode iterator
         self._shown = None  # the last decoded frame at or before the previous target
         self._next_frame = None  # the first decoded frame after it, not yet shown
@@ -135,32 +155,41 @@ class PyAVBackend:
             self._shown is not None and self._shown.time <= target < self._shown.time + self._forward_window
         )
         if not near:
-            self._container.seek(
-                int(target / self._stream.time_base), stream=self._stream, backward=True, any_frame=False
-            )
+            self._container.seek(int(target / self._stream.time_base), stream=self._stream, backward=True)
             self._frames = self._container.decode(self._stream)
             self._shown = self._next_frame = None
         while True:
             if self._next_frame is None:
                 self._next_frame = next(self._frames, None)
-                if self._next_frame is None:  # end of stream: the last frame stays on screen
+                if self._next_frame is None:
                     break
             if self._next_frame.time is not None and self._next_frame.time > target + 1e-6:
                 break
             self._shown, self._next_frame = self._next_frame, None
         if self._shown is None:
             raise ValueError(f"no frame is on screen at {target:.3f} s")
+        if self._next_frame is None and self._ended_early(self._shown, target):
+            raise ValueError(f"the stream ends at {self._shown.time:.3f} s, before {target:.3f} s")
         return self._shown
+
+    def _ended_early(self, last, target: float) -> bool:
+        """True when the stream ran out before `target` although neither its last frame nor its header
+        says it should still be on screen: a file cut short."""
+        slack = 1.5 / self.info.fps
+        shown_for = float(last.duration * last.time_base) if last.duration and last.time_base else 0.0
+        header_end = self.info.begin + self.info.duration
+        return target > last.time + max(shown_for, slack) and target < header_end - slack
+
+    def frames_played_at(self, stream_seconds: Sequence[float]) -> list[tuple[float, np.ndarray]]:
+        try:
+            frames = [self._frame_at(target) for target in stream_seconds]
+        except Exception:
+            self._reset()  # a failed decode leaves the iterator unusable
+            raise
+        return [(frame.time, frame.to_ndarray(format="rgb24")) for frame in frames]
 
     def index_all_frames(self) -> None:
         """Nothing to do: PyAV always finds frames by their presentation times."""
-
-    def frames_played_at(self, stream_seconds: Sequence[float]) -> list[tuple[float, np.ndarray]]:
-        out = []
-        for target in stream_seconds:
-            frame = self._frame_at(target)
-            out.append((frame.time, frame.to_ndarray(format="rgb24")))
-        return out
 
 
 def open_backend(path: str, name: str) -> Backend:
@@ -171,7 +200,12 @@ def open_backend(path: str, name: str) -> Backend:
     raise ValueError(f"unknown video backend {name!r}; choose one of {', '.join(BACKENDS)} or 'auto'")
 
 
-def default_backends() -> list[str]:
-    """Backends to try in order: SVR1_VIDEO_BACKEND when set, else torchcodec then PyAV."""
-    chosen = os.environ.get("SVR1_VIDEO_BACKEND", "auto")
-    return list(BACKENDS) if chosen == "auto" else [chosen]
+def backends_to_try(choice: str = "auto") -> list[str]:
+    """`choice` (or SVR1_VIDEO_BACKEND when it is "auto") as the list of backends to try, in order."""
+    if choice == "auto":
+        choice = os.environ.get("SVR1_VIDEO_BACKEND", "auto")
+    if choice == "auto":
+        return list(BACKENDS)
+    if choice not in BACKENDS:
+        raise ValueError(f"unknown video backend {choice!r}; choose one of {', '.join(BACKENDS)} or 'auto'")
+    return [choice]

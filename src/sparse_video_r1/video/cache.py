@@ -55,12 +55,11 @@ class LRUCache(Generic[V]):
                 _, evicted = self._items.popitem(last=False)
                 self._size -= self._size_of(evicted)
 
-    def pop(self, key: Hashable) -> V | None:
+    def discard(self, key: Hashable, value: V) -> None:
+        """Remove `key` only while it still holds this very `value` (not a replacement put since)."""
         with self._lock:
-            value = self._items.pop(key, None)
-            if value is not None:
-                self._size -= self._size_of(value)
-            return value
+            if self._items.get(key) is value:
+                self._size -= self._size_of(self._items.pop(key))
 
     def clear(self) -> None:
         with self._lock:

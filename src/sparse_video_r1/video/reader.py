@@ -1,10 +1,15 @@
-"""`open_video(path) -> Video`: exact frames at any time, from a cache shared by every rollout of a process.
+"""`open_video(path) -> Video`: exact frames at any time, from caches shared by every rollout of a process.
 
 How a time becomes a frame: on a constant-frame-rate video, frame i is on screen during
 [i / fps, (i + 1) / fps), so time t shows frame floor(t * fps). That index keys the frame cache, and the
 decoder is asked for the middle of the frame's interval, which float rounding cannot push into a
 neighbour. Every decoded frame's presentation time is checked against its index; a video whose frames do
-not sit on that grid (variable frame rate) is then served by exact time lookups, uncached.
+not sit on that grid (variable frame rate) is re-indexed once and served by exact time lookups, uncached.
+
+Concurrency: one decoder per video and process, used by one thread at a time; a thread that waited for
+it looks in the frame cache again before decoding, so a GRPO group decodes each frame once. No call
+waits longer than its timeout: decoder work runs on a daemon thread, and a decoder that overruns is
+marked dead and replaced on the next call.
 """
 
 from __future__ import annotations
@@ -13,9 +18,8 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -23,13 +27,13 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from sparse_video_r1.video.backends import Backend, default_backends, open_backend
+from sparse_video_r1.video.backends import Backend, StreamInfo, backends_to_try, open_backend
 from sparse_video_r1.video.cache import decoder_cache, frame_cache
 from sparse_video_r1.video.images import draw_timestamp, resize_to_budget
 from sparse_video_r1.video.timestamps import check_timestamps, clip_timestamps, overview_timestamps
 
 DECODE_TIMEOUT = float(os.environ.get("SVR1_DECODE_TIMEOUT", "60"))
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="svr1-decode")
+_open_locks = [threading.Lock() for _ in range(64)]  # opens of one file wait for each other
 T = TypeVar("T")
 
 
@@ -42,16 +46,25 @@ class VideoError(Exception):
         super().__init__(f"{path}: {cause}")
 
 
+class _Overrun(Exception):
+    """Decoder work did not finish before its deadline."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
-    duration: float  # seconds during which frames are on screen
+    duration: float  # seconds during which the video's frames are on screen
     fps: float
     num_frames: int
     width: int
     height: int
     codec: str
     backend: str
+
+    @classmethod
+    def of(cls, path: str, backend: str, stream: StreamInfo) -> VideoInfo:
+        fields = {k: v for k, v in stream.__dict__.items() if k != "begin"}
+        return cls(path=path, backend=backend, **fields)
 
 
 @dataclass(frozen=True)
@@ -63,22 +76,44 @@ class Frames:
 
 
 class _Decoder:
-    """One opened backend, used by one thread at a time."""
-
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, name: str, backend: Backend) -> None:
+        self.name = name
         self.backend = backend
         self.lock = threading.Lock()
         self.on_grid = True  # frames sit at begin + i / fps (constant frame rate)
+        self.dead = False  # overran a deadline: never used again
 
 
-def _run(path: str, work: Callable[[], T], timeout: float) -> T:
-    """Run decoder work on the decode pool so that no caller waits longer than `timeout` seconds."""
-    future = _pool.submit(work)
-    try:
-        return future.result(timeout=timeout)
-    except FutureTimeout:
-        future.cancel()
-        raise VideoError(path, f"decoding timed out after {timeout:g} s") from None
+def _with_deadline(work: Callable[[], T], deadline: float, lock: threading.Lock | None = None) -> T:
+    """Run `work` on a daemon thread and wait for it until `deadline` (time.monotonic()). With `lock`, the
+    lock is taken here within the deadline and released by the worker when it finishes."""
+    if lock is not None and not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise _Overrun
+    outcome: dict = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:
+            outcome["error"] = error
+        finally:
+            if lock is not None:
+                lock.release()
+            done.set()
+
+    threading.Thread(target=run, name="svr1-decode", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise _Overrun
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _reason(error: BaseException) -> str:
+    """The decoder's own words, without torchcodec's C++ source location in front of them."""
+    text = str(error).strip() or type(error).__name__
+    return re.sub(r"^[\w:]+, \S+\.cpp:\d+, ", "", text)
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
@@ -95,22 +130,33 @@ def _file_key(path: Path) -> tuple[str, int, int]:
     return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _reason(error: Exception) -> str:
-    """The decoder's own words, without torchcodec's C++ source location in front of them."""
-    text = str(error).strip() or type(error).__name__
-    return re.sub(r"^[\w:]+, \S+\.cpp:\d+, ", "", text)
-
-
-def _open_decoder(path: Path, backends: Sequence[str], timeout: float) -> tuple[str, _Decoder]:
-    failures = []
-    for name in backends:
-        try:
-            return name, _Decoder(_run(str(path), lambda name=name: open_backend(str(path), name), timeout))
-        except VideoError:
-            raise
-        except Exception as error:  # each backend fails in its own words: keep them all for the message
-            failures.append(f"{name}: {_reason(error)}")
-    raise VideoError(path, "cannot open as a video (" + "; ".join(failures) + ")")
+def _acquire(path: Path, names: Sequence[str], deadline: float, timeout: float) -> tuple[tuple, _Decoder]:
+    """The process's live decoder for this unchanged file, opening one (once, whoever asks) if needed."""
+    file_key = _file_key(path)
+    stripe = _open_locks[hash(file_key) % len(_open_locks)]
+    if not stripe.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise VideoError(path, f"opening timed out after {timeout:g} s")
+    try:
+        for name in names:
+            decoder = decoder_cache.get((*file_key, name))
+            if decoder is not None and not decoder.dead:
+                return (*file_key, name), decoder
+        failures = []
+        for name in names:
+            try:
+                backend = _with_deadline(lambda name=name: open_backend(str(path), name), deadline)
+            except _Overrun:
+                failures.append(f"{name}: timed out after {timeout:g} s")
+                continue
+            except Exception as error:  # each backend fails in its own words: keep them all
+                failures.append(f"{name}: {_reason(error)}")
+                continue
+            decoder = _Decoder(name, backend)
+            decoder_cache.put((*file_key, name), decoder)
+            return (*file_key, name), decoder
+        raise VideoError(path, "cannot open as a video (" + "; ".join(failures) + ")")
+    finally:
+        stripe.release()
 
 
 def open_video(path: str | Path, backend: str = "auto", timeout: float = DECODE_TIMEOUT) -> Video:
@@ -119,38 +165,24 @@ def open_video(path: str | Path, backend: str = "auto", timeout: float = DECODE_
     `backend` is "torchcodec", "pyav" or "auto" (SVR1_VIDEO_BACKEND, else torchcodec then PyAV per file).
     Raises VideoError naming the file when it is missing, empty or not a decodable video.
     """
-    path = Path(path)
-    backends = default_backends() if backend == "auto" else [backend]
-    file_key = _file_key(path)
-    for name in backends:
-        decoder = decoder_cache.get((*file_key, name))
-        if decoder is not None:
-            return Video(path, (*file_key, name), decoder, timeout)
-    name, decoder = _open_decoder(path, backends, timeout)
-    decoder_cache.put((*file_key, name), decoder)
-    return Video(path, (*file_key, name), decoder, timeout)
+    return Video(Path(path), backends_to_try(backend), timeout)
 
 
 class Video:
-    """An opened video. Times are seconds from its first frame; frames come back in request order."""
+    """An opened video. Times are seconds from its first frame; frames come back in request order.
 
-    def __init__(self, path: Path, key: tuple, decoder: _Decoder, timeout: float) -> None:
+    Calls block while decoding; from asyncio code use `await asyncio.to_thread(video.frames_at, times)`.
+    """
+
+    def __init__(self, path: Path, backends: Sequence[str], timeout: float) -> None:
         self.path = str(path)
-        self._key = key
-        self._decoder = decoder
+        self._file = path
+        self._backends = list(backends)
         self._timeout = timeout
-        stream = decoder.backend.info
+        self._key, self._decoder = _acquire(path, self._backends, time.monotonic() + timeout, timeout)
+        stream = self._decoder.backend.info
         self._begin = stream.begin
-        self.info = VideoInfo(
-            path=self.path,
-            duration=stream.duration,
-            fps=stream.fps,
-            num_frames=stream.num_frames,
-            width=stream.width,
-            height=stream.height,
-            codec=stream.codec,
-            backend=decoder.backend.name,
-        )
+        self.info = VideoInfo.of(self.path, self._decoder.name, stream)
 
     duration = property(lambda self: self.info.duration)
     fps = property(lambda self: self.info.fps)
@@ -172,14 +204,14 @@ class Video:
     ) -> list[Image.Image]:
         """The frame on screen at each time (any order, duplicates allowed), as RGB images.
 
-        With `max_pixels` (and optionally `min_pixels`) frames are resized the Qwen2.5-VL way; with
-        `timestamps` each frame carries its time drawn in red.
+        With `max_pixels` and/or `min_pixels` frames are resized the Qwen2.5-VL way; with `timestamps`
+        each frame carries its time drawn in red.
         """
         check_timestamps(seconds, self.duration, source=self.path)
-        arrays = self._arrays_at(seconds)
-        images = [Image.fromarray(array) for array in arrays]
-        if max_pixels is not None:
-            images = [resize_to_budget(im, min_pixels or 28 * 28, max_pixels) for im in images]
+        seconds = [float(t) for t in seconds]
+        images = [Image.fromarray(array) for array in self._arrays_at(seconds)]
+        if min_pixels is not None or max_pixels is not None:
+            images = [resize_to_budget(im, min_pixels or 28 * 28, max_pixels or 2**31) for im in images]
         if timestamps:
             images = [draw_timestamp(im, t) for im, t in zip(images, seconds, strict=True)]
         return images
@@ -194,60 +226,60 @@ class Video:
         times = clip_timestamps(start, end, count)
         return Frames(times, self.frames_at(times, **image_options))
 
-    def _arrays_at(self, seconds: Sequence[float]) -> list[np.ndarray]:
-        if not self._decoder.on_grid:
-            return self._decode_exact(seconds)
-        cells = [min(self.num_frames - 1, math.floor(t * self.fps + 1e-6)) for t in seconds]
-        found = {cell: frame_cache.get((self._key, cell)) for cell in set(cells)}
-        missing = sorted(cell for cell, array in found.items() if array is None)
-        if missing:
-            decoded = self._decode_cells(missing)
-            if decoded is None:  # frames are off the grid: this video is served by exact times from now on
-                return self._decode_exact(seconds)
-            found.update(decoded)
-        return [found[cell] for cell in cells]
+    def _cells(self, seconds: list[float]) -> list[int]:
+        return [min(self.num_frames - 1, math.floor(t * self.fps + 1e-6)) for t in seconds]
 
-    def _decode_cells(self, cells: list[int]) -> dict[int, np.ndarray] | None:
-        frame_time = 1.0 / self.fps
-        pairs = self._decode_pairs([self._begin + (cell + 0.5) * frame_time for cell in cells])
-        decoded = {}
-        for cell, (pts, array) in zip(cells, pairs, strict=True):
-            if abs(pts - (self._begin + cell * frame_time)) > frame_time / 4:
-                self._decoder.on_grid = False
-                self._decoder.backend.index_all_frames()
-                return None
-            array.setflags(write=False)  # shared by every caller that asks for this frame
-            frame_cache.put((self._key, cell), array)
-            decoded[cell] = array
-        return decoded
+    def _cached(self, cells: list[int]) -> list[np.ndarray] | None:
+        found = [frame_cache.get((self._key, cell)) for cell in cells]
+        return None if any(array is None for array in found) else found
 
-    def _decode_exact(self, seconds: Sequence[float]) -> list[np.ndarray]:
+    def _arrays_at(self, seconds: list[float]) -> list[np.ndarray]:
+        cells = self._cells(seconds)
+        if self._decoder.on_grid and (hit := self._cached(cells)) is not None:
+            return hit
+        deadline = time.monotonic() + self._timeout
+        if self._decoder.dead:  # it overran an earlier call: open the file afresh
+            self._key, self._decoder = _acquire(self._file, self._backends, deadline, self._timeout)
+        decoder = self._decoder
+        try:
+            return _with_deadline(lambda: self._decode(decoder, seconds, cells), deadline, decoder.lock)
+        except _Overrun:
+            decoder.dead = True
+            decoder_cache.discard(self._key, decoder)
+            raise VideoError(self.path, f"decoding timed out after {self._timeout:g} s") from None
+        except Exception as error:
+            at = ", ".join(f"{t:.3f}" for t in seconds)
+            raise VideoError(self.path, f"cannot decode the frames at {at} s ({_reason(error)})") from error
+
+    def _decode(self, decoder: _Decoder, seconds: list[float], cells: list[int]) -> list[np.ndarray]:
+        """Runs with the decoder to itself."""
+        if decoder.on_grid:
+            # Look again: another rollout may have decoded these frames while this one waited.
+            found = {cell: frame_cache.get((self._key, cell)) for cell in set(cells)}
+            missing = sorted(cell for cell, array in found.items() if array is None)
+            if not missing:
+                return [found[cell] for cell in cells]
+            frame_time = 1.0 / self.fps
+            pairs = decoder.backend.frames_played_at([self._begin + (c + 0.5) * frame_time for c in missing])
+            on_grid = [
+                abs(pts - self._begin - c * frame_time) <= frame_time / 4
+                for c, (pts, _) in zip(missing, pairs, strict=True)
+            ]
+            if all(on_grid):
+                for cell, (_, array) in zip(missing, pairs, strict=True):
+                    array.setflags(write=False)  # shared by every caller that asks for this frame
+                    frame_cache.put((self._key, cell), array)
+                    found[cell] = array
+                return [found[cell] for cell in cells]
+            # Off the grid: those frames answered the wrong times. Index once, then look up by time.
+            decoder.backend.index_all_frames()
+            decoder.on_grid = False
         # At exactly `duration` the last frame is on screen; decoders treat the stream's end as exclusive.
         last = self._begin + self.duration - 1e-6
         stream_seconds = [min(self._begin + t, last) for t in seconds]
-        order = sorted(range(len(stream_seconds)), key=stream_seconds.__getitem__)
-        pairs = self._decode_pairs([stream_seconds[i] for i in order])
-        arrays: list[np.ndarray] = [np.empty(0)] * len(stream_seconds)
+        order = sorted(range(len(seconds)), key=stream_seconds.__getitem__)
+        pairs = decoder.backend.frames_played_at([stream_seconds[i] for i in order])
+        arrays: list[np.ndarray] = [np.empty(0)] * len(seconds)
         for i, (_, array) in zip(order, pairs, strict=True):
             arrays[i] = array
         return arrays
-
-    def _decode_pairs(self, sorted_seconds: list[float]) -> list[tuple[float, np.ndarray]]:
-        decoder = self._decoder
-
-        def work() -> list[tuple[float, np.ndarray]]:
-            if not decoder.lock.acquire(timeout=self._timeout):
-                raise TimeoutError("the decoder stayed busy")
-            try:
-                return decoder.backend.frames_played_at(sorted_seconds)
-            finally:
-                decoder.lock.release()
-
-        try:
-            return _run(self.path, work, self._timeout)
-        except VideoError:
-            decoder_cache.pop(self._key)  # a stuck decoder is not handed out again
-            raise
-        except Exception as error:
-            at = ", ".join(f"{t - self._begin:.3f}" for t in sorted_seconds)
-            raise VideoError(self.path, f"cannot decode the frames at {at} s ({_reason(error)})") from error

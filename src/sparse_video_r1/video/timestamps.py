@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Sequence
 
@@ -40,7 +41,7 @@ def clip_timestamps(start: float, end: float, count: int) -> list[float]:
 
 def check_timestamps(seconds: Sequence[float], duration: float, source: str = "video") -> None:
     """Raise a TimestampError naming the source when any time is not a finite number in [0, duration]."""
-    bad = [t for t in seconds if not (isinstance(t, (int, float)) and 0.0 <= t <= duration)]
+    bad = [t for t in seconds if not (isinstance(t, numbers.Real) and 0.0 <= t <= duration)]  # NaN fails too
     if bad:
         raise TimestampError(f"{source}: times {bad} are outside [0, {duration:.3f}] s")
 
