@@ -10,11 +10,10 @@ import pytest
 import torch
 from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
-from verl.workers.rollout.replica import TokenOutput
 
 from sparse_video_r1.generation.server import HFGenerationServer
 from sparse_video_r1.video.writer import write_video
-from verl_harness import LocalActorHandle, compose_config, make_batch, row
+from verl_harness import LocalActorHandle, ScriptedServer, compose_config, make_batch, row
 from videos import paint_index
 
 DURATION = 10.0
@@ -29,31 +28,6 @@ def video(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
     return HFGenerationServer(tiny_model_dir, prompt_length=2048, response_length=1024)
-
-
-class ScriptedServer:
-    """Replies chosen by the test, scored by the real model: verl's generate() contract, token for token."""
-
-    def __init__(self, server: HFGenerationServer, replies: list[str]) -> None:
-        self.generator = server.generator
-        self.replies = list(replies)
-        self.calls: list[tuple[str, int]] = []
-
-    async def generate(
-        self, request_id, *, prompt_ids, sampling_params, image_data=None, video_data=None, **_
-    ):
-        tokenizer = self.generator.tokenizer
-        ids = [*tokenizer.encode(self.replies.pop(0)), tokenizer.convert_tokens_to_ids("<|im_end|>")]
-        ids = ids[: sampling_params["max_tokens"]]
-        self.calls.append((request_id, len(image_data or [])))
-        log_probs = await asyncio.to_thread(
-            self.generator.score,
-            prompt_ids,
-            ids,
-            images=image_data or [],
-            temperature=sampling_params["temperature"],
-        )
-        return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")
 
 
 def _run(config, client, batch, with_reward=True):
@@ -93,7 +67,7 @@ def test_a_scripted_episode_covers_request_invalid_and_answer(tiny_model_dir, vi
         "<think>And the end.</think><frames>99</frames>",  # outside the video
         "<think>It moves left.</think><answer>B</answer>",
     ]
-    client = ScriptedServer(server, replies)
+    client = ScriptedServer(server.generator, replies)
     config = compose_config(tiny_model_dir)
     out = _run(config, client, make_batch([row(video, DURATION, answer="B")]))
 
@@ -132,7 +106,9 @@ def test_the_trainers_view_of_the_sequence_reproduces_the_rollout_log_probs(tiny
     log-probs each round was generated with: the trainer sees what the rollout saw."""
     replies = ["<think>a</think><frames>2.5, 6</frames>", "<think>b</think><answer>C</answer>"]
     out = _run(
-        compose_config(tiny_model_dir), ScriptedServer(server, replies), make_batch([row(video, DURATION)])
+        compose_config(tiny_model_dir),
+        ScriptedServer(server.generator, replies),
+        make_batch([row(video, DURATION)]),
     )
     attention = out.batch["attention_mask"][0].bool()
     ids = out.batch["input_ids"][0][attention]
@@ -169,7 +145,7 @@ def test_a_turn_that_does_not_fit_the_budget_ends_the_episode_without_its_frames
     tiny_model_dir, video, server
 ):
     replies = ["<think>more</think><frames>2.5, 6</frames>"]
-    client = ScriptedServer(server, replies)
+    client = ScriptedServer(server.generator, replies)
     config = compose_config(tiny_model_dir, response_length=120)  # 2 more frames need ~220 tokens
     out = _run(config, client, make_batch([row(video, DURATION)]))
     episode = out.non_tensor_batch["episode"][0]

@@ -3,6 +3,7 @@ generation server as its LLM client, and its RewardLoopWorker behind the handle 
 
 from __future__ import annotations
 
+import asyncio
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 from hydra import compose, initialize_config_module
 from verl.protocol import DataProto
+from verl.workers.rollout.replica import TokenOutput
 
 AGENT_LOOP_YAML = str(files("sparse_video_r1.agent") / "agent_loop.yaml")
 
@@ -77,3 +79,34 @@ def row(video: Path, duration: float, answer: str = "B", index: int = 0, fps: fl
         "data_source": "synthetic",
         "reward_model": {"ground_truth": answer},
     }
+
+
+class ScriptedServer:
+    """Replies chosen by the test, scored by the real model: verl's generate() contract, token for token."""
+
+    def __init__(self, generator, replies: list[str] | dict[int, list[str]]) -> None:
+        self.generator = generator
+        self.replies = replies
+        self.calls: list[tuple[str, int]] = []
+        self._rollouts: dict[str, int] = {}
+
+    def _rollout(self, request_id: str) -> int:
+        return self._rollouts.setdefault(request_id, len(self._rollouts))
+
+    async def generate(
+        self, request_id, *, prompt_ids, sampling_params, image_data=None, video_data=None, **_
+    ):
+        tokenizer = self.generator.tokenizer
+        # A list is one script for every call; a dict holds one script per rollout (its first prompt).
+        script = self.replies if isinstance(self.replies, list) else self.replies[self._rollout(request_id)]
+        ids = [*tokenizer.encode(script.pop(0)), tokenizer.convert_tokens_to_ids("<|im_end|>")]
+        ids = ids[: sampling_params["max_tokens"]]
+        self.calls.append((request_id, len(image_data or [])))
+        log_probs = await asyncio.to_thread(
+            self.generator.score,
+            prompt_ids,
+            ids,
+            images=image_data or [],
+            temperature=sampling_params["temperature"],
+        )
+        return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")
