@@ -74,6 +74,7 @@ def test_variable_frame_rate_is_served_by_presentation_time(tmp_path, backend):
     video = open_video(tmp_path / "vfr.mp4", backend=backend)
     times = [0.0, 0.05, 0.1, 0.119, 0.2, 0.35, 0.99, video.duration, 0.04]
     expected = [max(i for i, start in enumerate(starts) if start <= t + 1e-9) for t in times]
+    assert [read_index(im) for im in video.frames_at(times, max_pixels=160 * 128)] == expected
     assert [read_index(im) for im in video.frames_at(times)] == expected
 
 
@@ -98,6 +99,19 @@ def test_the_cache_serves_a_group_of_rollouts_without_decoding_again(video_cases
     assert np.array_equal(np.asarray(first[1]), np.asarray(second[0]))
     again.frames_at([4.0, 1.0])
     assert decodes == [3, 1]
+
+
+def test_frames_at_a_pixel_budget_are_cached_at_that_size(video_cases):
+    video = open_video(video_cases["h264_bframes_ntsc"].path)
+    decodes = _count_decodes(video)
+    budget = {"min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28}
+    first = video.frames_at([1.0, 2.0], **budget)
+    again = video.frames_at([2.0, 1.0], **budget)
+    full = video.frames_at([1.0])
+    assert decodes == [2]  # the full-size frames, once; everything after is a cache hit
+    assert np.array_equal(np.asarray(first[0]), np.asarray(again[1]))
+    assert np.array_equal(np.asarray(first[0]), np.asarray(resize_to_budget(full[0], **budget)))
+    assert first[0].size == (252, 168)  # 320x240 at <= 64 x 28 x 28 pixels, sides multiples of 28
 
 
 def test_a_group_starting_together_opens_and_decodes_each_frame_once(video_cases, monkeypatch):

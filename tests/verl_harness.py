@@ -82,31 +82,38 @@ def row(video: Path, duration: float, answer: str = "B", index: int = 0, fps: fl
 
 
 class ScriptedServer:
-    """Replies chosen by the test, scored by the real model: verl's generate() contract, token for token."""
+    """Replies chosen by the caller, scored by the real model: verl's generate() contract, token for token.
+
+    `replies` is one script that every rollout follows round by round, or a dict of scripts, one per
+    rollout in the order the rollouts first call. Every round is recorded in `rounds[request_id]` as
+    (prompt ids, images, reply ids).
+    """
 
     def __init__(self, generator, replies: list[str] | dict[int, list[str]]) -> None:
         self.generator = generator
         self.replies = replies
-        self.calls: list[tuple[str, int]] = []
-        self._rollouts: dict[str, int] = {}
+        self.rounds: dict[str, list[tuple[list[int], list, list[int]]]] = {}
 
-    def _rollout(self, request_id: str) -> int:
-        return self._rollouts.setdefault(request_id, len(self._rollouts))
+    @property
+    def calls(self) -> list[tuple[str, int]]:
+        """(request id, images sent) of every call, rollout by rollout."""
+        return [(rid, len(images)) for rid, rounds in self.rounds.items() for _, images, _ in rounds]
 
     async def generate(
         self, request_id, *, prompt_ids, sampling_params, image_data=None, video_data=None, **_
     ):
         tokenizer = self.generator.tokenizer
-        # A list is one script for every call; a dict holds one script per rollout (its first prompt).
-        script = self.replies if isinstance(self.replies, list) else self.replies[self._rollout(request_id)]
-        ids = [*tokenizer.encode(script.pop(0)), tokenizer.convert_tokens_to_ids("<|im_end|>")]
+        rounds = self.rounds.setdefault(request_id, [])
+        script = (
+            self.replies
+            if isinstance(self.replies, list)
+            else self.replies[list(self.rounds).index(request_id)]
+        )
+        ids = [*tokenizer.encode(script[len(rounds)]), tokenizer.convert_tokens_to_ids("<|im_end|>")]
         ids = ids[: sampling_params["max_tokens"]]
-        self.calls.append((request_id, len(image_data or [])))
+        images = list(image_data or [])
+        rounds.append((list(prompt_ids), images, ids))
         log_probs = await asyncio.to_thread(
-            self.generator.score,
-            prompt_ids,
-            ids,
-            images=image_data or [],
-            temperature=sampling_params["temperature"],
+            self.generator.score, prompt_ids, ids, images=images, temperature=sampling_params["temperature"]
         )
         return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")

@@ -7,17 +7,21 @@ from functools import lru_cache
 from PIL import Image, ImageDraw, ImageFont
 
 
-def resize_to_budget(image: Image.Image, min_pixels: int, max_pixels: int) -> Image.Image:
-    """Resize as Qwen2.5-VL's processor would: sides multiples of 28, area within [min_pixels, max_pixels],
-    aspect ratio kept. The processor then leaves the frame as it is, so the budget is exact."""
+def budget_size(width: int, height: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """(width, height) as Qwen2.5-VL's processor would resize to: sides multiples of 28, area within
+    [min_pixels, max_pixels], aspect ratio kept. The processor then leaves the frame as it is."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
-    height, width = smart_resize(
-        image.height, image.width, factor=28, min_pixels=min_pixels, max_pixels=max_pixels
+    new_height, new_width = smart_resize(
+        height, width, factor=28, min_pixels=min_pixels, max_pixels=max_pixels
     )
-    if (width, height) == image.size:
-        return image
-    return image.resize((width, height), Image.Resampling.BICUBIC)
+    return new_width, new_height
+
+
+def resize_to_budget(image: Image.Image, min_pixels: int, max_pixels: int) -> Image.Image:
+    """The frame resized to its Qwen2.5-VL pixel budget (see budget_size)."""
+    size = budget_size(image.width, image.height, min_pixels, max_pixels)
+    return image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
 
 
 @lru_cache(maxsize=16)

@@ -29,7 +29,7 @@ from PIL import Image
 
 from sparse_video_r1.video.backends import Backend, StreamInfo, backends_to_try, open_backend
 from sparse_video_r1.video.cache import decoder_cache, frame_cache
-from sparse_video_r1.video.images import draw_timestamp, resize_to_budget
+from sparse_video_r1.video.images import budget_size, draw_timestamp
 from sparse_video_r1.video.timestamps import check_timestamps, clip_timestamps, overview_timestamps
 
 DECODE_TIMEOUT = float(os.environ.get("SVR1_DECODE_TIMEOUT", "60"))
@@ -209,9 +209,12 @@ class Video:
         """
         check_timestamps(seconds, self.duration, source=self.path)
         seconds = [float(t) for t in seconds]
-        images = [Image.fromarray(array) for array in self._arrays_at(seconds)]
-        if min_pixels is not None or max_pixels is not None:
-            images = [resize_to_budget(im, min_pixels or 28 * 28, max_pixels or 2**31) for im in images]
+        if min_pixels is None and max_pixels is None:
+            arrays = self._arrays_at(seconds)
+        else:
+            size = budget_size(self.width, self.height, min_pixels or 28 * 28, max_pixels or 2**31)
+            arrays = self._resized_at(seconds, size)
+        images = [Image.fromarray(array) for array in arrays]
         if timestamps:
             images = [draw_timestamp(im, t) for im, t in zip(images, seconds, strict=True)]
         return images
@@ -232,6 +235,31 @@ class Video:
     def _cached(self, cells: list[int]) -> list[np.ndarray] | None:
         found = [frame_cache.get((self._key, cell)) for cell in cells]
         return None if any(array is None for array in found) else found
+
+    def _resized_at(self, seconds: list[float], size: tuple[int, int]) -> list[np.ndarray]:
+        """Frames at a pixel budget, cached at that size too: the rollouts of a group ask for the same
+        frames at the same budget, and resizing costs more than a cache hit."""
+
+        def resize(array: np.ndarray) -> np.ndarray:
+            if (array.shape[1], array.shape[0]) == size:
+                return array
+            resized = np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BICUBIC))
+            resized.setflags(write=False)
+            return resized
+
+        if not self._decoder.on_grid:
+            return [resize(array) for array in self._arrays_at(seconds)]
+        cells = self._cells(seconds)
+        found = {cell: frame_cache.get((self._key, cell, size)) for cell in set(cells)}
+        missing = {cell: t for cell, t in zip(cells, seconds, strict=True) if found[cell] is None}
+        if missing:
+            full = self._arrays_at(list(missing.values()))
+            if not self._decoder.on_grid:  # found off the grid just now: cells do not name frames
+                return [resize(array) for array in self._arrays_at(seconds)]
+            for cell, array in zip(missing, full, strict=True):
+                found[cell] = resize(array)
+                frame_cache.put((self._key, cell, size), found[cell])
+        return [found[cell] for cell in cells]
 
     def _arrays_at(self, seconds: list[float]) -> list[np.ndarray]:
         cells = self._cells(seconds)
