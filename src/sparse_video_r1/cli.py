@@ -48,6 +48,24 @@ def _seconds_list(text: str) -> list[float]:
         ) from None
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from sparse_video_r1.data import prepare
+    from sparse_video_r1.data.splits import DatasetError
+
+    try:
+        if args.dataset == "nextqa":
+            train, val = args.train_samples or args.samples, args.val_samples or args.samples
+            return prepare.prepare_nextqa(args.raw_dir, args.out_dir, train, val, args.seed)
+        if args.dataset == "nextgqa":
+            return prepare.prepare_nextgqa(
+                args.raw_dir, args.gqa_dir, args.out_dir, args.val_samples, args.seed
+            )
+        return prepare.prepare_synthetic(args.out_dir, args.videos, args.seed)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
 def _demo(args: argparse.Namespace) -> int:
     from sparse_video_r1.demo import run_demo
 
@@ -83,6 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("--timestamps", action="store_true", help="draw each frame's time in red")
     frames.add_argument("--backend", default="auto", choices=backends, help=backend_help)
     frames.set_defaults(handler=_frames)
+
+    prepare = commands.add_parser("prepare", help="turn a dataset into verl's parquet files")
+    datasets = prepare.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    nextqa = datasets.add_parser("nextqa", help="NExT-QA multiple choice from the official download")
+    nextqa.add_argument(
+        "--raw-dir", required=True, help="holds nextqa/*.csv, map_vid_vidorID.json, NExTVideo/"
+    )
+    nextqa.add_argument(
+        "--samples", type=int, help="N questions each of train and val (the seed paper: 1000)"
+    )
+    nextqa.add_argument("--train-samples", type=int, help="N train questions (default: all)")
+    nextqa.add_argument("--val-samples", type=int, help="N val questions (default: all)")
+    nextgqa = datasets.add_parser("nextgqa", help="NExT-GQA: NExT-QA val/test questions with evidence spans")
+    nextgqa.add_argument("--raw-dir", required=True, help="the NExT-QA download (for NExTVideo/)")
+    nextgqa.add_argument("--gqa-dir", required=True, help="holds {val,test}.csv and gsub_{val,test}.json")
+    nextgqa.add_argument("--val-samples", type=int, help="N val questions (default: all)")
+    synthetic = datasets.add_parser("synthetic", help="make the embedded synthetic video-QA benchmark")
+    synthetic.add_argument(
+        "--videos", type=int, default=24, help="videos to make, 4 questions each (default: 24)"
+    )
+    for sub in (nextqa, nextgqa, synthetic):
+        sub.add_argument("--out-dir", required=True, help="where the parquet files, manifest and skips go")
+        sub.add_argument(
+            "--seed", type=int, default=0, help="sampling (and synthetic content) seed (default: 0)"
+        )
+    prepare.set_defaults(handler=_prepare)
 
     demo = commands.add_parser(
         "demo", help="build the tiny model and run it through a two-round multi-image chat"

@@ -122,13 +122,19 @@ class Episode:
             times = random_timestamps(self.duration, count, self.seed)
         else:
             raise ValueError(f"unknown first_strategy {config.first_strategy!r}: use 'uniform' or 'random'")
-        parts: list[Part] = [
-            f"{self.question.render()}\n\nThe video lasts {self.duration:.1f} seconds. "
-            f"Here are {len(times)} frames from it.\n"
-        ]
+        parts: list[Part] = [f"{self._introduction()} Here are {len(times)} frames from it.\n"]
         parts += self._show(times, round_=0)
         parts.append("\n" + self._instructions())
         return parts
+
+    def prompt_text(self) -> str:
+        """The first user turn without its frames: what a dataset row's `prompt` holds for reading and
+        length checks (the agent loop renders the real turn, frames included)."""
+        first = min(self.config.first_frames, self.config.max_frames)
+        return f"{self._introduction()}\n{self._instructions(frames_shown=first)}"
+
+    def _introduction(self) -> str:
+        return f"{self.question.render()}\n\nThe video lasts {self.duration:.1f} seconds."
 
     def step(self, reply: str) -> list[Part] | None:
         """Apply one assistant reply; the next user turn, or None when the episode has ended."""
@@ -176,8 +182,9 @@ class Episode:
             ]
         return parts
 
-    def _frames_left(self) -> int:
-        return self.config.max_frames - len(self.record.frames)
+    def _frames_left(self, frames_shown: int | None = None) -> int:
+        shown = len(self.record.frames) if frames_shown is None else frames_shown
+        return self.config.max_frames - shown
 
     def _check_request(self, request: FrameRequest) -> FrameRequest | Invalid:
         config = self.config
@@ -201,21 +208,22 @@ class Episode:
             return Invalid(f"only {self._frames_left()} more frames can be shown")
         return FrameRequest(tuple(new.values()))
 
-    def _instructions(self) -> str:
+    def _instructions(self, frames_shown: int | None = None) -> str:
         letters = self.question.letters
         answer = f"<answer>X</answer>, where X is one of {', '.join(letters)}"
-        if self.rounds_left <= 1 or self._frames_left() <= 0:
+        frames_left = self._frames_left(frames_shown)
+        if self.rounds_left <= 1 or frames_left <= 0:
             return (
                 "This is your last reply. Think inside <think> </think>, "
                 f"then give your final answer as {answer}."
             )
-        ask = min(self.config.frames_per_request, self._frames_left())
+        ask = min(self.config.frames_per_request, frames_left)
         return (
             "Think inside <think> </think>. Then either answer with "
             f"{answer}, or ask for up to {ask} more frames with <frames>t1, t2, ...</frames>, "
             f"giving times in seconds between 0 and {self.duration:.1f}. "
             f"You have {self.rounds_left} replies left, the last of which must answer, "
-            f"and {self._frames_left()} more frames in all."
+            f"and {frames_left} more frames in all."
         )
 
 

@@ -23,7 +23,7 @@ def last_reply(decoded_response: str) -> str:
 
 def grounding_coverage(frames: list[dict], spans: list[list[float]]) -> float:
     """Share of the frames shown that fall inside a ground-truth evidence span (NExT-GQA)."""
-    if not frames or not spans:
+    if not len(frames) or not len(spans):
         return 0.0
     inside = sum(any(start <= f["time"] <= end for start, end in spans) for f in frames)
     return inside / len(frames)
@@ -49,8 +49,9 @@ def compute_score(
     correct = well_formed and action.letter == str(ground_truth).strip()
     frames = episode.get("frames", [])
     score = float(correct) + format_weight * well_formed - frame_cost * len(frames)
-    if grounding_weight and extra_info.get("spans"):
-        score += grounding_weight * grounding_coverage(frames, extra_info["spans"])
+    spans = extra_info.get("spans")
+    if grounding_weight and spans is not None and len(spans):  # a list, or an array from parquet
+        score += grounding_weight * grounding_coverage(frames, spans)
     return {
         "score": score,
         "acc": float(correct),

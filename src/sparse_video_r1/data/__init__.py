@@ -1,0 +1,1 @@
+"""Datasets as verl training files: NExT-QA, NExT-GQA and the embedded synthetic benchmark."""

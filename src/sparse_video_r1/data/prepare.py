@@ -1,0 +1,51 @@
+"""`svr1 prepare nextqa | nextgqa | synthetic`: a raw download (or nothing) in, verl's parquet files out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sparse_video_r1.data.manifest import Manifest
+from sparse_video_r1.data.nextqa import nextgqa_splits, nextqa_splits
+from sparse_video_r1.data.splits import Question, summary_table, write_splits
+from sparse_video_r1.data.synthetic import make_synthetic
+
+
+def _write(
+    splits: dict[str, list[Question]], out_dir: Path, data_source: str, samples: dict, seed: int, began: float
+) -> int:
+    manifest = Manifest(out_dir / "manifest.csv")
+    known = len(manifest.entries)
+    reports = write_splits(
+        splits, out_dir, data_source=data_source, samples=samples, seed=seed, manifest=manifest
+    )
+    elapsed = time.perf_counter() - began
+    rows = sum(len(questions) for questions in splits.values())
+    print(summary_table(reports, out_dir))
+    print(
+        f"{rows} questions read, {len(manifest.entries)} videos in the manifest ({known} known before), "
+        f"{elapsed:.1f} s ({rows / max(elapsed, 1e-9):.0f} questions/s)"
+    )
+    return 0
+
+
+def prepare_nextqa(
+    raw_dir: str, out_dir: str, train_samples: int | None, val_samples: int | None, seed: int
+) -> int:
+    began = time.perf_counter()
+    splits = nextqa_splits(Path(raw_dir))
+    samples = {"train": train_samples, "val": val_samples}
+    return _write(splits, Path(out_dir), "nextqa", samples, seed, began)
+
+
+def prepare_nextgqa(raw_dir: str, gqa_dir: str, out_dir: str, val_samples: int | None, seed: int) -> int:
+    began = time.perf_counter()
+    splits = nextgqa_splits(Path(raw_dir), Path(gqa_dir))
+    return _write(splits, Path(out_dir), "nextgqa", {"val": val_samples}, seed, began)
+
+
+def prepare_synthetic(out_dir: str, videos: int, seed: int) -> int:
+    began = time.perf_counter()
+    splits = make_synthetic(Path(out_dir), videos, seed)
+    print(f"made {videos} videos in {time.perf_counter() - began:.1f} s")
+    return _write(splits, Path(out_dir), "synthetic", {}, seed, began)

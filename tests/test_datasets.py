@@ -1,0 +1,261 @@
+"""Dataset preparation: NExT-QA and NExT-GQA from files in their real layout, and the synthetic benchmark."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import random
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from sparse_video_r1.cli import main as svr1
+from sparse_video_r1.data.manifest import Manifest
+from sparse_video_r1.data.synthetic import COLOURS, EVENT, _square_xy, make_scene, render
+from sparse_video_r1.video import open_video, uniform_timestamps
+from sparse_video_r1.video.writer import write_video
+from videos import paint_index
+
+TYPES = ["CW", "CH", "TN", "TC", "TP", "DC", "DL", "DO"]
+HEADER = [
+    "video",
+    "frame_count",
+    "width",
+    "height",
+    "question",
+    "answer",
+    "qid",
+    "type",
+    "a0",
+    "a1",
+    "a2",
+    "a3",
+    "a4",
+]
+TRICKY = 'Why does the "chef", smiling, put the café sign away?'
+
+
+def _question(video: str, qid: int, kind: str, answer: int) -> list:
+    text = TRICKY if qid == 0 else f"what does the man do in clip {video} question {qid}"
+    return [video, 300, 160, 120, text, answer, qid, kind, *(f"option {k} of {qid}" for k in range(5))]
+
+
+@pytest.fixture(scope="module")
+def nextqa_raw(tmp_path_factory) -> Path:
+    """Three good videos, one missing from disk, one corrupt, one absent from the map; 8 types; quotes."""
+    raw = tmp_path_factory.mktemp("NExT-QA")
+    (raw / "nextqa").mkdir()
+    ids = ["1001", "1002", "1003", "1004", "1005", "1006"]
+    mapping = {vid: f"01{i:02d}/{vid}" for i, vid in enumerate(ids[:5])}  # 1006 is not in the map
+    (raw / "map_vid_vidorID.json").write_text(json.dumps(mapping))
+    for vid in ids[:3]:
+        path = raw / "NExTVideo" / f"{mapping[vid]}.mp4"
+        path.parent.mkdir(parents=True)
+        write_video(path, (paint_index(i, 160, 120) for i in range(40)), 10)
+    corrupt = raw / "NExTVideo" / f"{mapping['1005']}.mp4"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))  # 1004 is missing from disk
+    for split, videos in (("train", ids), ("val", ["1001", "1002", "1005"])):
+        with (raw / "nextqa" / f"{split}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            for v, vid in enumerate(videos):
+                for qid in range(4):
+                    writer.writerow(_question(vid, qid, TYPES[(v * 4 + qid) % 8], (v + qid) % 5))
+    return raw
+
+
+def _prepare(raw: Path, out: Path, *extra: str) -> int:
+    return svr1(["prepare", "nextqa", "--raw-dir", str(raw), "--out-dir", str(out), *extra])
+
+
+def test_nextqa_rows_carry_their_own_question_and_everything_the_agent_needs(nextqa_raw, tmp_path):
+    assert _prepare(nextqa_raw, tmp_path) == 0
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    assert len(train) == 12  # 3 good videos x 4 questions; the other 12 rows are skipped
+    by_key = {(r["extra_info"]["video_id"], r["extra_info"]["qid"]): r for _, r in train.iterrows()}
+    row = by_key[("1002", "1")]
+    info = row["extra_info"]
+    assert (
+        info["question"] == "what does the man do in clip 1002 question 1"
+    )  # not the video's first question
+    assert list(info["options"]) == [f"option {k} of 1" for k in range(5)]
+    assert row["reward_model"]["ground_truth"] == "ABCDE"[(1 + 1) % 5]
+    assert info["answer_index"] == 2 and info["type"] == TYPES[(1 * 4 + 1) % 8] and info["split"] == "train"
+    assert Path(info["video"]).is_file() and Path(info["video"]).name == "1002.mp4"
+    assert info["duration"] == pytest.approx(4.0) and info["fps"] == 10 and info["num_frames"] == 40
+    assert (info["width"], info["height"]) == (160, 120)
+    assert row["data_source"] == "nextqa" and row["agent_name"] == "frame_request"
+    content = row["prompt"][0]["content"]
+    assert (
+        "what does the man do in clip 1002 question 1\nA. option 0 of 1" in content
+        and "4.0 seconds" in content
+    )
+    quoted = by_key[("1001", "0")]["extra_info"]["question"]
+    assert quoted == TRICKY
+    assert sorted(train["extra_info"].map(lambda e: e["index"])) == list(range(12))
+
+
+def test_bad_videos_are_skipped_listed_and_counted(nextqa_raw, tmp_path, capsys):
+    assert _prepare(nextqa_raw, tmp_path) == 0
+    skipped = pd.read_csv(tmp_path / "skipped.csv", dtype=str)
+    reasons = skipped.groupby("video_id")["reason"].first().to_dict()
+    assert reasons["1004"] == "file not found"
+    assert reasons["1005"].startswith("cannot open as a video")
+    assert reasons["1006"] == "video id not in the dataset's video map"
+    assert len(skipped) == 3 * 4 + 4  # train: 3 bad videos; val: 1 bad video
+    assert skipped.iloc[0]["source"].startswith("train.csv:")
+    out = capsys.readouterr().out
+    assert "| train | 12 | 3 | 12 |" in out and "| val | 8 | 2 | 4 |" in out
+
+
+def test_the_same_seed_gives_the_same_files_and_samples_are_reproducible(nextqa_raw, tmp_path):
+    runs = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        assert _prepare(nextqa_raw, tmp_path / name, "--samples", "5", "--seed", str(seed)) == 0
+        runs[name] = hashlib.sha256((tmp_path / name / "train.parquet").read_bytes()).hexdigest()
+    assert runs["a"] == runs["b"] != runs["c"]
+    assert len(pd.read_parquet(tmp_path / "a" / "train.parquet")) == 5
+    assert len(pd.read_parquet(tmp_path / "a" / "val.parquet")) == 5
+
+
+def test_the_manifest_is_probed_once_and_reprobed_when_a_file_changes(nextqa_raw, tmp_path):
+    videos = sorted((nextqa_raw / "NExTVideo").rglob("*.mp4"))
+    manifest = Manifest(tmp_path / "manifest.csv")
+    assert manifest.probe_all(videos) == len(videos)
+    again = Manifest(tmp_path / "manifest.csv")  # loaded from disk
+    assert again.probe_all(videos) == 0 and again[videos[0]].ok and again[videos[0]].num_frames == 40
+    videos[0].touch()
+    assert again.probe_all(videos) == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text.replace("question,answer", "question,correct"), "missing columns answer"),
+        (
+            lambda text: text + '1001,300,160,120,"a question",7,9,CW,a,b,c,d,e\n',
+            "line 14: answer '7' is not",
+        ),
+        (lambda text: text + "1001,300,160,120,too short\n", "line 14: expected 13 fields"),
+    ],
+)
+def test_malformed_csvs_name_the_file_and_line(nextqa_raw, tmp_path, capsys, edit, message):
+    broken = tmp_path / "raw"
+    (broken / "nextqa").mkdir(parents=True)
+    (broken / "map_vid_vidorID.json").write_text((nextqa_raw / "map_vid_vidorID.json").read_text())
+    text = (nextqa_raw / "nextqa" / "val.csv").read_text(encoding="utf-8")
+    (broken / "nextqa" / "val.csv").write_text(edit(text), encoding="utf-8")
+    assert _prepare(broken, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert str(broken / "nextqa" / "val.csv") in err and message in err
+
+
+def test_nextgqa_adds_the_evidence_spans(nextqa_raw, tmp_path):
+    gqa = tmp_path / "nextgqa"
+    gqa.mkdir()
+    with (gqa / "val.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["video_id", *HEADER[1:]])
+        writer.writerow(
+            ["1001", 300, 160, 120, "why?", "option 3 of 2", 2, "CW", *(f"option {k} of 2" for k in range(5))]
+        )
+    (gqa / "gsub_val.json").write_text(
+        json.dumps({"1001": {"duration": 4, "location": {"2": [[0.5, 1.5], [2, 3]]}}})
+    )
+    code = svr1(
+        [
+            "prepare",
+            "nextgqa",
+            "--raw-dir",
+            str(nextqa_raw),
+            "--gqa-dir",
+            str(gqa),
+            "--out-dir",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 0
+    (row,) = pd.read_parquet(tmp_path / "o" / "val.parquet").to_dict("records")
+    assert row["reward_model"]["ground_truth"] == "D" and row["data_source"] == "nextgqa"
+    assert [list(span) for span in row["extra_info"]["spans"]] == [[0.5, 1.5], [2.0, 3.0]]
+
+
+def test_rows_load_in_verls_dataset_with_the_tiny_models_processor(nextqa_raw, tiny_model_dir, tmp_path):
+    from transformers import AutoProcessor
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    assert _prepare(nextqa_raw, tmp_path) == 0
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    config = OmegaConf.create(
+        {"max_prompt_length": 1024, "cache_dir": str(tmp_path / "cache"), "return_raw_chat": True}
+    )
+    dataset = RLHFDataset(str(tmp_path / "train.parquet"), processor.tokenizer, config, processor)
+    assert len(dataset) == 12
+    item = dataset[0]
+    assert item["agent_name"] == "frame_request" and item["extra_info"]["video"].endswith(".mp4")
+    assert item["raw_prompt"][0]["role"] == "user" and "seconds" in item["raw_prompt"][0]["content"]
+
+
+def test_synthetic_benchmark_is_deterministic_and_in_the_same_schema(tmp_path):
+    """The same seed gives byte-identical parquet files and videos with identical frames (x264's own
+    bytes can differ by a byte from run to run; every decoded picture is the same)."""
+
+    def run() -> tuple[dict, dict]:
+        assert (
+            svr1(["prepare", "synthetic", "--out-dir", str(tmp_path / "a"), "--videos", "4", "--seed", "3"])
+            == 0
+        )
+        tables = {p.name: p.read_bytes() for p in (tmp_path / "a").glob("*.parquet")}
+        frames = {}
+        for path in sorted((tmp_path / "a" / "videos").glob("*.mp4")):
+            with av.open(str(path)) as container:
+                pictures = [f.to_ndarray(format="rgb24").tobytes() for f in container.decode(video=0)]
+            frames[path.name] = hashlib.sha256(b"".join(pictures)).hexdigest()
+        return tables, frames
+
+    first = run()
+    assert set(first[0]) == {"train.parquet", "val.parquet"} and len(first[1]) == 4
+    assert run() == first
+    train = pd.read_parquet(tmp_path / "a" / "train.parquet")
+    assert len(train) == 12 and set(train["extra_info"].map(lambda e: e["type"])) == {
+        "appear",
+        "colour",
+        "count",
+        "motion",
+    }
+    assert all(len(e["spans"]) >= 1 for e in train["extra_info"])
+
+
+def test_synthetic_evidence_is_on_screen_only_inside_its_spans():
+    """The colour question's answer is visible inside its span and nowhere else, and five uniform frames
+    usually miss the brief events: an agent must ask for the right frames."""
+    missed = 0
+    for seed in range(40):
+        scene = make_scene(random.Random(seed))
+        inside, before = scene.colour_at + EVENT / 2, scene.colour_at - 0.2
+        x, y = _square_xy(scene, inside)
+        assert tuple(render(scene, inside)[y, x]) == COLOURS[scene.flash_colour]
+        x, y = _square_xy(scene, before)
+        assert tuple(render(scene, before)[y, x]) == COLOURS[scene.colour]
+        missed += not any(scene.colour_at <= t < scene.colour_at + EVENT for t in uniform_timestamps(10.0, 5))
+    assert missed >= 20  # most of the time
+
+
+def test_synthetic_videos_decode_to_what_was_rendered(tmp_path):
+    assert svr1(["prepare", "synthetic", "--out-dir", str(tmp_path), "--videos", "1", "--seed", "5"]) == 0
+    assert not (tmp_path / "val.parquet").exists()  # one video: a train split only
+    info = pd.read_parquet(tmp_path / "train.parquet").iloc[0]["extra_info"]
+    video = open_video(info["video"])
+    assert video.duration == 10.0 and math.isclose(video.fps, 10)
+    scene = make_scene(random.Random("5:0"))  # the first draw of video 0's generator
+    for t in (scene.shape_at + EVENT / 2, scene.colour_at + EVENT / 2, 9.9):
+        (frame,) = video.frames_at([t])
+        error = np.abs(np.asarray(frame).astype(int) - render(scene, math.floor(t * 10) / 10).astype(int))
+        assert error.mean() < 6, t  # H.264 is lossy; a wrong frame would be far off
