@@ -1,0 +1,168 @@
+"""What `sh train.sh` runs: resolve the run for this machine, check it, then hand it to verl's trainer.
+
+GPUs visible: the seed's setting (Qwen2.5-VL-3B, GRPO, vLLM) on NExT-QA if `data/nextqa` is prepared,
+else on the synthetic benchmark. No GPU: the tiny offline model on the synthetic benchmark through our CPU
+backend, a few steps (both built on first use). A dry run composes and checks the GPU run, prints verl's
+composed config, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(str(files("sparse_video_r1.training") / "config"))
+CONFIG_NAME = "sparse_video_r1"
+TINY_MODEL = Path("outputs/tiny-model")
+SYNTHETIC = Path("data/synthetic")
+NEXTQA = Path("data/nextqa")
+
+
+def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="train.sh", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="", help="checkpoint path or hub name")
+    parser.add_argument("--data-dir", default="", help="folder with train.parquet and val.parquet")
+    parser.add_argument("--gpus", default="", help="GPUs per node (default: the config's)")
+    parser.add_argument("--experiment", default="", help="trainer.experiment_name")
+    parser.add_argument("--frames-per-round", default="", help="frames the model may ask for per turn")
+    parser.add_argument("--rounds", default="", help="assistant turns per episode")
+    parser.add_argument("--steps", default="", help="trainer.total_training_steps")
+    parser.add_argument("--variant", default="", help="qwen7b | debug_1gpu | ppo")
+    parser.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
+    parser.add_argument("--dry-run", action="store_true", help="check, print the composed config, exit")
+    return parser.parse_known_args(argv)
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def _ensure_synthetic() -> Path:
+    if not (SYNTHETIC / "train.parquet").is_file():
+        from sparse_video_r1.data.prepare import prepare_synthetic
+
+        print(f"[train] preparing the synthetic benchmark in {SYNTHETIC}")
+        prepare_synthetic(str(SYNTHETIC), videos=24, seed=0)
+    return SYNTHETIC
+
+
+def _ensure_tiny_model() -> Path:
+    if not (TINY_MODEL / "config.json").is_file():
+        from sparse_video_r1.tiny_model import build_tiny_model
+
+        print(f"[train] building the tiny offline Qwen2.5-VL in {TINY_MODEL}")
+        build_tiny_model(TINY_MODEL)
+    return TINY_MODEL
+
+
+def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tuple[str, list[str]]:
+    """The device ("gpu" or "cpu") and the Hydra overrides that the user's variables mean here."""
+    device = args.device
+    if device == "auto":
+        device = "gpu" if visible_gpus or args.dry_run else "cpu"
+    overrides = ["+variant=cpu"] if device == "cpu" else []
+    if args.variant:
+        overrides.append(f"+variant={args.variant}")
+    model = args.model or (str(_ensure_tiny_model().resolve()) if device == "cpu" else "")
+    if model:
+        overrides.append(f"actor_rollout_ref.model.path={model}")
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is None:
+        data_dir = NEXTQA if device == "gpu" and (NEXTQA / "train.parquet").is_file() else _ensure_synthetic()
+    overrides += [
+        f"data.train_files={(data_dir / 'train.parquet').resolve()}",
+        f"data.val_files={(data_dir / 'val.parquet').resolve()}",
+    ]
+    pairs = {
+        "trainer.n_gpus_per_node": args.gpus,
+        "trainer.experiment_name": args.experiment,
+        "svr1.episode.frames_per_request": args.frames_per_round,
+        "svr1.episode.max_rounds": args.rounds,
+        "trainer.total_training_steps": args.steps,
+    }
+    overrides += [f"{key}={value}" for key, value in pairs.items() if value]
+    return device, overrides + extra
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        return hydra_compose(config_name=CONFIG_NAME, overrides=overrides)
+
+
+def write_agent_loop(config) -> Path:
+    """The run's agent-loop registry entry, with its episode knobs, beside its checkpoints."""
+    run_dir = Path(config.trainer.default_local_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "agent_loop.yaml"
+    entry = {
+        "name": "frame_request",
+        "_target_": "sparse_video_r1.agent.verl_loop.FrameRequestAgentLoop",
+        "episode": dict(config.svr1.episode),
+    }
+    path.write_text(yaml.safe_dump([entry], sort_keys=False))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sparse_video_r1.training.checks import check_run
+
+    args, extra = _arguments(argv)
+    visible = _visible_gpus()
+    device, overrides = resolve(args, extra, visible)
+    print(f"[train] {'dry run, ' if args.dry_run else ''}device: {device} ({visible} GPUs visible)")
+    placeholder = "actor_rollout_ref.rollout.agent.agent_loop_config_path=to-be-written"
+    try:
+        config = compose([*overrides, placeholder])
+    except (HydraException, OmegaConfBaseException) as error:
+        print(f"[train] error: the config does not compose: {error}", file=sys.stderr)
+        print(
+            "[train] keys verl's schema lacks need a leading '+' (e.g. +actor_rollout_ref.x=1)",
+            file=sys.stderr,
+        )
+        return 2
+    problems = check_run(config, visible, on_gpu=device == "gpu")
+    gpu_notes = [p for p in problems if "GPUs (trainer.n_gpus_per_node)" in p]
+    if args.dry_run:
+        problems = [p for p in problems if p not in gpu_notes]  # a dry run may show a GPU run on any machine
+        for note in gpu_notes:
+            print(f"[train] note: {note}")
+    if problems:
+        for problem in problems:
+            print(f"[train] check failed: {problem}", file=sys.stderr)
+        return 1
+    print("[train] checks passed: data, videos, model, GPUs, token budget")
+    overrides.append(f"actor_rollout_ref.rollout.agent.agent_loop_config_path={write_agent_loop(config)}")
+    command = [
+        sys.executable,
+        "-m",
+        "verl.trainer.main_ppo",
+        f"--config-path={CONFIG_DIR}",
+        f"--config-name={CONFIG_NAME}",
+    ]
+    if args.dry_run:
+        command += ["--cfg", "job", "--resolve"]
+    env = dict(os.environ)
+    if device == "cpu":
+        from sparse_video_r1.cpu_backend.launch import cpu_environment
+
+        env.update(cpu_environment())
+    print("[train] " + " ".join(command + overrides))
+    return subprocess.run(command + overrides, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Training setup without training: the composed config of every variant, every pre-flight check against
+its bad case, resolution from any directory, and `sh train.sh` in dry-run mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sparse_video_r1.training.checks import TokenBudget, check_budget, check_data, check_gpus, check_model
+from sparse_video_r1.training.launch import compose
+
+REPO = Path(__file__).resolve().parents[1]
+PATHS = [
+    "data.train_files=/d/train.parquet",
+    "data.val_files=/d/val.parquet",
+    "actor_rollout_ref.rollout.agent.agent_loop_config_path=/d/agent_loop.yaml",
+]
+
+
+def test_the_default_is_the_seed_setting_with_our_agent_and_reward():
+    config = compose(PATHS)
+    rollout = config.actor_rollout_ref.rollout
+    assert config.actor_rollout_ref.model.path == "Qwen/Qwen2.5-VL-3B-Instruct"
+    assert config.algorithm.adv_estimator == "grpo" and rollout.name == "vllm" and rollout.n == 8
+    assert (
+        config.actor_rollout_ref.actor.strategy == "fsdp2" and config.actor_rollout_ref.actor.optim.lr == 1e-6
+    )
+    assert (
+        config.actor_rollout_ref.actor.kl_loss_coef == 0.01
+        and config.actor_rollout_ref.actor.kl_loss_type == "low_var_kl"
+    )
+    assert rollout.limit_images == config.svr1.episode.max_frames == 25
+    assert rollout.agent.default_agent_loop == "frame_request"
+    assert config.reward.custom_reward_function.path == "pkg://sparse_video_r1.reward"
+    assert list(config.trainer.logger) == ["console", "tensorboard"] and config.trainer.resume_mode == "auto"
+    assert config.trainer.n_gpus_per_node == 4 and config.trainer.test_freq == 20
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        (
+            "qwen7b",
+            {
+                "actor_rollout_ref.model.path": "Qwen/Qwen2.5-VL-7B-Instruct",
+                "actor_rollout_ref.actor.freeze_vision_tower": True,
+            },
+        ),
+        (
+            "debug_1gpu",
+            {
+                "trainer.n_gpus_per_node": 1,
+                "actor_rollout_ref.rollout.n": 2,
+                "trainer.total_training_steps": 5,
+            },
+        ),
+        (
+            "ppo",
+            {
+                "algorithm.adv_estimator": "gae",
+                "critic.enable": True,
+                "critic.model.path": "Qwen/Qwen2.5-VL-3B-Instruct",
+            },
+        ),
+        (
+            "cpu",
+            {
+                "actor_rollout_ref.rollout.name": "hf",
+                "trainer.device": "cpu",
+                "actor_rollout_ref.model.use_remove_padding": False,
+                "actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype": "fp32",
+                "svr1.episode.max_pixels": 12544,
+            },
+        ),
+    ],
+)
+def test_each_variant_changes_what_it_says(variant, expected):
+    from omegaconf import OmegaConf
+
+    config = compose([*PATHS, f"+variant={variant}"])
+    assert {key: OmegaConf.select(config, key) for key in expected} == expected
+    assert config.algorithm.adv_estimator in {"grpo", "gae"}  # the rest is the default's
+
+
+def test_config_and_reward_resolve_from_any_working_directory(tmp_path, monkeypatch):
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    monkeypatch.chdir(tmp_path)
+    config = compose(PATHS)
+    reward = get_custom_reward_fn(config)
+    assert reward("synthetic", "<think>x</think><answer>B</answer>", "B")["score"] == pytest.approx(1.1)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    from sparse_video_r1.data.prepare import prepare_synthetic
+
+    out = tmp_path_factory.mktemp("synthetic")
+    prepare_synthetic(str(out), videos=2, seed=0)
+    return out
+
+
+def test_data_checks_catch_missing_files_wrong_columns_and_bad_videos(synthetic, tmp_path):
+    problems, longest = check_data([str(synthetic / "train.parquet")])
+    assert problems == [] and longest > 100
+    assert "does not exist" in check_data([str(tmp_path / "nope.parquet")])[0][0]
+    table = pd.read_parquet(synthetic / "train.parquet")
+    table.drop(columns=["agent_name"]).to_parquet(tmp_path / "columns.parquet")
+    assert "missing columns agent_name" in check_data([str(tmp_path / "columns.parquet")])[0][0]
+    broken = table.copy()
+    broken["extra_info"] = [{**info, "video": str(tmp_path / "gone.mp4")} for info in table["extra_info"]]
+    broken.to_parquet(tmp_path / "videos.parquet")
+    problems, _ = check_data([str(tmp_path / "videos.parquet")])
+    assert problems and "row" in problems[0] and "file not found" in problems[0]
+
+
+def test_model_gpu_and_budget_checks_catch_their_bad_cases(tmp_path, tiny_model_dir):
+    assert check_model(str(tiny_model_dir)) == [] and check_model("Qwen/Qwen2.5-VL-3B-Instruct") == []
+    assert "no model" in check_model("")[0]
+    assert "no config.json" in check_model(str(tmp_path))[0]
+    assert (
+        check_gpus(4, 1, 4) == []
+        and "N_GPUS=2" in check_gpus(4, 1, 2)[0]
+        and "none is visible" in check_gpus(4, 1, 0)[0]
+    )
+    episode = dict(compose(PATHS).svr1.episode)
+    budget = TokenBudget.of(episode, reply_tokens=256, prompt_chars=600)
+    assert budget.prompt == 40 + 200 + 5 * 138 and budget.response == 5 * 256 + 4 * 120 + 20 * 138
+    assert check_budget(budget, 2048, 5120, 25, 25) == []
+    assert "max_prompt_length is 512" in check_budget(budget, 512, 5120, 25, 25)[0]
+    assert "max_response_length is 2048" in check_budget(budget, 2048, 2048, 25, 25)[0]
+    assert "limit_images=5" in check_budget(budget, 2048, 5120, 5, 25)[0]
+
+
+def _train(env: dict, *args: str) -> subprocess.CompletedProcess:
+    full = {**os.environ, "LOG_DIR": env.pop("LOG_DIR"), **env}
+    return subprocess.run(
+        ["sh", "train.sh", *args], cwd=REPO, env=full, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_dry_run_checks_and_prints_the_composed_gpu_config(synthetic, tmp_path):
+    run = _train(
+        {"DRY_RUN": "1", "DATA_DIR": str(synthetic), "LOG_DIR": str(tmp_path)}, "trainer.total_epochs=3"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "checks passed" in run.stdout and "total_epochs: 3" in run.stdout
+    assert "path: Qwen/Qwen2.5-VL-3B-Instruct" in run.stdout and "limit_images: 25" in run.stdout
+    assert list(tmp_path.glob("train_*.log")), "the output is teed to a log file"
+
+
+def test_dry_run_fails_loudly_on_a_wrong_key_or_missing_data(synthetic, tmp_path):
+    wrong = _train({"DRY_RUN": "1", "DATA_DIR": str(synthetic), "LOG_DIR": str(tmp_path)}, "trainer.bogus=1")
+    assert wrong.returncode == 2 and "does not compose" in wrong.stdout and "trainer.bogus" in wrong.stdout
+    missing = _train({"DRY_RUN": "1", "DATA_DIR": str(tmp_path / "none"), "LOG_DIR": str(tmp_path)})
+    assert missing.returncode == 1 and "train.parquet does not exist" in missing.stdout

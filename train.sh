@@ -1,0 +1,43 @@
+#!/bin/sh
+# Sparse-Video-R1 training: `sh train.sh [hydra overrides...]`, e.g. `sh train.sh trainer.total_epochs=3`.
+#
+# GPUs visible: the seed paper's setting (Qwen2.5-VL-3B, GRPO, vLLM) on data/nextqa if prepared, else on the
+# synthetic benchmark. No GPU: the tiny offline model on the synthetic benchmark through the CPU backend,
+# two steps, to see the whole loop work. DRY_RUN=1 checks the run and prints verl's composed config.
+set -eu
+cd "$(dirname "$0")"
+
+MODEL=${MODEL:-}                        # checkpoint path or hub name (default: Qwen2.5-VL-3B; tiny model on CPU)
+DATA_DIR=${DATA_DIR:-}                  # train.parquet + val.parquet (default: data/nextqa, else data/synthetic)
+N_GPUS=${N_GPUS:-}                      # GPUs per node (default: 4, the config's)
+EXPERIMENT=${EXPERIMENT:-}              # trainer.experiment_name
+FRAMES_PER_ROUND=${FRAMES_PER_ROUND:-}  # frames the model may ask for per turn (default: 5)
+ROUNDS=${ROUNDS:-}                      # assistant turns per episode (default: 5)
+STEPS=${STEPS:-}                        # trainer.total_training_steps (default: 15 epochs; 2 steps on CPU)
+VARIANT=${VARIANT:-}                    # qwen7b | debug_1gpu | ppo
+DEVICE=${DEVICE:-auto}                  # auto | gpu | cpu
+DRY_RUN=${DRY_RUN:-0}
+LOG_DIR=${LOG_DIR:-logs}
+WANDB=${WANDB:-0}                       # 1: also log to Weights & Biases
+
+[ -x .venv/bin/python ] || bash scripts/setup.sh
+mkdir -p "$LOG_DIR"
+log="$LOG_DIR/train_$(date +%Y%m%d_%H%M%S).log"
+status="$LOG_DIR/.train_status.$$"
+
+[ "$WANDB" = 1 ] && set -- "$@" "trainer.logger=[console,tensorboard,wandb]"
+dry=""
+[ "$DRY_RUN" = 1 ] && dry="--dry-run"
+
+{
+    code=0
+    .venv/bin/python -m sparse_video_r1.training.launch $dry --device "$DEVICE" \
+        --model "$MODEL" --data-dir "$DATA_DIR" --gpus "$N_GPUS" --experiment "$EXPERIMENT" \
+        --frames-per-round "$FRAMES_PER_ROUND" --rounds "$ROUNDS" --steps "$STEPS" --variant "$VARIANT" \
+        "$@" || code=$?
+    echo "$code" >"$status"
+} 2>&1 | tee "$log"
+code=$(cat "$status")
+rm -f "$status"
+echo "[train] log: $log (exit $code)"
+exit "$code"
