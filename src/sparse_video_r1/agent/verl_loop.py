@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
@@ -29,6 +30,31 @@ from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part,
 from sparse_video_r1.video import Video, VideoError, open_video
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Trajectory:
+    """The token stream of one episode as it grows, with what verl's output needs alongside."""
+
+    token_ids: list[int]
+    prompt_length: int
+    images: list[Image.Image]
+    messages: list[dict]
+    mask: list[int] = field(default_factory=list)  # 1 for generated tokens, 0 for the environment's
+    log_probs: list[float] = field(default_factory=list)
+    versions: dict[str, int | None] = field(default_factory=dict)
+
+    def output(self, episode: Episode) -> AgentLoopOutput:
+        return AgentLoopOutput(
+            prompt_ids=self.token_ids[: self.prompt_length],
+            response_ids=self.token_ids[self.prompt_length :],
+            response_mask=self.mask,
+            response_logprobs=self.log_probs or None,
+            multi_modal_data={"images": self.images},
+            num_turns=len(self.messages),
+            metrics=AgentLoopMetrics(),
+            extra_fields={"episode": episode.record.as_dict(), **self.versions},
+        )
 
 
 class FrameRequestAgentLoop(AgentLoopBase):
@@ -46,34 +72,32 @@ class FrameRequestAgentLoop(AgentLoopBase):
             fps=info.get("fps"),
             seed=int(info.get("index", 0)),
         )
+        request_id = uuid4().hex  # one id for every round: sticky routing and prefix caching
         try:
             video = await asyncio.to_thread(open_video, info["video"])
             content, images = await self._render(episode.opening(), video)
         except VideoError as error:
             logger.warning("skipping the episode of row %s: %s", info.get("index"), error)
-            return await self._skipped(episode, error)
-        messages: list[dict] = [{"role": "user", "content": content}]
-        token_ids = await self.ct_build_initial_tokens(messages, images=images)
-        prompt_length = len(token_ids)
-        mask: list[int] = []
-        log_probs: list[float] = []
-        request_id = uuid4().hex  # one id for every round: sticky routing and prefix caching
+            return await self._skipped(episode, error, sampling_params, request_id)
+        trajectory = await self._start(content, images)
 
         while True:
-            params = {**sampling_params, "max_tokens": self.response_length - len(mask)}
-            output = await self.server_manager.generate(
-                request_id=request_id, prompt_ids=token_ids, sampling_params=params, image_data=list(images)
+            params = {**sampling_params, "max_tokens": self.response_length - len(trajectory.mask)}
+            output = await self._generate(request_id, trajectory, params)
+            merged, trajectory.mask, log_probs = await self.ct_merge_assistant_token(
+                trajectory.token_ids,
+                output.token_ids,
+                trajectory.mask,
+                trajectory.log_probs if output.log_probs else None,
+                output.log_probs,
             )
-            merged, mask, log_probs = await self.ct_merge_assistant_token(
-                token_ids, output.token_ids, mask, log_probs if output.log_probs else None, output.log_probs
-            )
-            token_ids, log_probs = merged.token_ids, log_probs or []
+            trajectory.token_ids, trajectory.log_probs = merged.token_ids, log_probs or []
             reply = self.tokenizer.decode(output.token_ids, skip_special_tokens=True)
-            messages.append({"role": "assistant", "content": reply})
+            trajectory.messages.append({"role": "assistant", "content": reply})
             turn = episode.step(reply)
             if turn is None:
                 break
-            if len(mask) >= self.response_length:
+            if len(trajectory.mask) >= self.response_length:
                 episode.stop("token budget")
                 break
             try:
@@ -82,40 +106,59 @@ class FrameRequestAgentLoop(AgentLoopBase):
                 logger.warning("ending the episode of row %s: %s", info.get("index"), error)
                 episode.stop(f"video error: {error.cause}")
                 break
-            previous, messages = messages, [*messages, {"role": "user", "content": content}]
-            merged, new_mask, new_log_probs = await self.ct_merge_context_msg(
-                previous, messages, token_ids, mask, log_probs or None
+            messages = [*trajectory.messages, {"role": "user", "content": content}]
+            merged, mask, log_probs = await self.ct_merge_context_msg(
+                trajectory.messages,
+                messages,
+                trajectory.token_ids,
+                trajectory.mask,
+                trajectory.log_probs or None,
             )
-            if len(new_mask) >= self.response_length:  # the turn does not fit: neither it nor its frames
-                messages = previous
+            if len(mask) >= self.response_length:  # the turn does not fit: neither it nor its frames
                 episode.stop("token budget")
                 break
-            token_ids, mask, log_probs = merged.token_ids, new_mask, new_log_probs or []
-            images += new_images
+            trajectory.token_ids, trajectory.mask, trajectory.log_probs = (
+                merged.token_ids,
+                mask,
+                log_probs or [],
+            )
+            trajectory.messages = messages
+            trajectory.images += new_images
 
-        return self._output(episode, token_ids, prompt_length, mask, log_probs, images, len(messages))
+        return trajectory.output(episode)
 
-    async def _skipped(self, episode: Episode, error: VideoError) -> AgentLoopOutput:
+    async def _start(self, content: list[dict], images: list[Image.Image]) -> _Trajectory:
+        messages = [{"role": "user", "content": content}]
+        token_ids = await self.ct_build_initial_tokens(messages, images=images)
+        return _Trajectory(
+            token_ids=token_ids, prompt_length=len(token_ids), images=images, messages=messages
+        )
+
+    async def _generate(self, request_id: str, trajectory: _Trajectory, params: dict[str, Any]):
+        output = await self.server_manager.generate(
+            request_id=request_id,
+            prompt_ids=trajectory.token_ids,
+            sampling_params=params,
+            image_data=list(trajectory.images),
+        )
+        # The versions of the weights that generated this trajectory: verl's trainer logs their staleness.
+        trajectory.versions.setdefault("min_global_steps", output.extra_fields.get("min_global_steps"))
+        trajectory.versions["max_global_steps"] = output.extra_fields.get("max_global_steps")
+        return output
+
+    async def _skipped(
+        self, episode: Episode, error: VideoError, sampling_params: dict[str, Any], request_id: str
+    ) -> AgentLoopOutput:
+        """A masked-out stand-in for an episode whose video failed: grey frames, one generated token
+        (so the trainer still learns which weights it ran under), nothing to learn from."""
         episode.stop(f"video error: {error.cause}")
         content, images = await self._render(episode.opening(), None)
-        token_ids = await self.ct_build_initial_tokens([{"role": "user", "content": content}], images=images)
-        prompt_length = len(token_ids)
-        token_ids = [*token_ids, self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
-        return self._output(episode, token_ids, prompt_length, [0], [0.0], images, 1)
-
-    def _output(
-        self, episode, token_ids, prompt_length, mask, log_probs, images, num_turns
-    ) -> AgentLoopOutput:
-        return AgentLoopOutput(
-            prompt_ids=token_ids[:prompt_length],
-            response_ids=token_ids[prompt_length:],
-            response_mask=mask,
-            response_logprobs=log_probs or None,
-            multi_modal_data={"images": images},
-            num_turns=num_turns,
-            metrics=AgentLoopMetrics(),
-            extra_fields={"episode": episode.record.as_dict()},
-        )
+        trajectory = await self._start(content, images)
+        output = await self._generate(request_id, trajectory, {**sampling_params, "max_tokens": 1})
+        trajectory.token_ids += output.token_ids
+        trajectory.mask = [0] * len(output.token_ids)
+        trajectory.log_probs = [0.0] * len(output.token_ids)
+        return trajectory.output(episode)
 
     async def _render(self, parts: list[Part], video: Video | None) -> tuple[list[dict], list[Image.Image]]:
         """Chat content for a turn's parts and its images, in order; without a video, grey placeholders."""

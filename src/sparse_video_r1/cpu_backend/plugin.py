@@ -1,0 +1,18 @@
+"""Imported by verl in every process of a CPU run (VERL_USE_EXTERNAL_MODULES): switches verl to the CPU
+platform and registers the `hf` rollout. Does nothing where a GPU is visible."""
+
+import torch
+
+if not torch.cuda.is_available():
+    from sparse_video_r1.cpu_backend import verl_internals
+    from sparse_video_r1.cpu_backend.platform import enable_cpu_platform
+
+    enable_cpu_platform()
+    verl_internals.use_gloo_process_groups()
+
+    def _hf_replica():
+        from sparse_video_r1.cpu_backend.rollout import HFReplica
+
+        return HFReplica
+
+    verl_internals.register_rollout("hf", _hf_replica, "sparse_video_r1.cpu_backend.rollout.HFRolloutAdapter")
