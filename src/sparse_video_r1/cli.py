@@ -66,6 +66,46 @@ def _prepare(args: argparse.Namespace) -> int:
         return 2
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from sparse_video_r1.evaluation.run import EvalConfig, evaluate
+
+    config = EvalConfig(
+        data=args.data,
+        method=args.method,
+        model=args.model,
+        out_dir=args.out_dir,
+        backend=args.backend,
+        frames=args.frames,
+        max_pixels=args.max_pixels,
+        limit=args.limit,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        device=args.device,
+        base_url=args.base_url,
+        api_attempts=args.api_attempts,
+        run=args.run,
+    )
+    results = evaluate(config)
+    summary = results["results"]
+    print(
+        f"{results['run']}: accuracy {summary['acc']:.1%} on {summary['n']} questions "
+        f"({summary['unparsed']} unparsed, {summary['failures']} failed), {summary['mean_frames']:.1f} frames "
+        f"and {summary['mean_rounds']:.1f} rounds per question; files in {args.out_dir}"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sparse_video_r1.evaluation.report import make_report
+
+    written = make_report([Path(d) for d in args.run_dirs], Path(args.out))
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from sparse_video_r1.demo import run_demo
 
@@ -127,6 +167,45 @@ def build_parser() -> argparse.ArgumentParser:
             "--seed", type=int, default=0, help="sampling (and synthetic content) seed (default: 0)"
         )
     prepare.set_defaults(handler=_prepare)
+
+    evaluation = commands.add_parser("eval", help="evaluate a model on a prepared split (resumable)")
+    evaluation.add_argument(
+        "--data", required=True, help="a split from `svr1 prepare`, e.g. data/nextqa/val.parquet"
+    )
+    evaluation.add_argument("--method", required=True, choices=["uniform", "random", "whole_video", "agent"])
+    evaluation.add_argument(
+        "--model", required=True, help="checkpoint path or name (an API model for --backend openai)"
+    )
+    evaluation.add_argument(
+        "--out-dir", required=True, help="run folder: samples_<task>.jsonl and results.json"
+    )
+    evaluation.add_argument(
+        "--backend",
+        default="hf",
+        choices=["hf", "openai"],
+        help="transformers, or an OpenAI-compatible server",
+    )
+    evaluation.add_argument("--frames", type=int, default=5, help="frames per question (agent: first frames)")
+    evaluation.add_argument("--max-pixels", type=int, default=128 * 28 * 28, help="pixel budget per frame")
+    evaluation.add_argument("--limit", type=int, help="only the first N questions")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed for random frames (default: 0)")
+    evaluation.add_argument("--max-new-tokens", type=int, default=256)
+    evaluation.add_argument("--device", default="cpu", help="transformers device: cpu or cuda")
+    evaluation.add_argument(
+        "--base-url", default="https://api.openai.com/v1", help="OpenAI-compatible server"
+    )
+    evaluation.add_argument(
+        "--api-attempts", type=int, default=5, help="tries per API request (backoff 1, 2, 4 s...)"
+    )
+    evaluation.add_argument("--run", default="", help="name in reports (default: the out dir's name)")
+    evaluation.set_defaults(handler=_eval)
+
+    report = commands.add_parser("report", help="compare runs: table, accuracy-vs-frames plot, trajectories")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument(
+        "--out", required=True, help="folder for table.md, the plot, pictures and report.html"
+    )
+    report.set_defaults(handler=_report)
 
     demo = commands.add_parser(
         "demo", help="build the tiny model and run it through a two-round multi-image chat"

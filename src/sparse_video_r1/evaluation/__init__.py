@@ -1,0 +1,1 @@
+"""Evaluation: baselines and the multi-round agent on a prepared split, lmms-eval-style files, reports."""

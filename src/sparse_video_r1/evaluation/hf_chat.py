@@ -1,0 +1,71 @@
+"""A chat backend over the transformers generation core: messages with PIL images in, reply text out.
+
+Evaluation works on messages, not token streams: each round re-renders the conversation with the chat
+template (training's agent loop keeps the generated token ids instead; the rules are the same Episode).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from sparse_video_r1.generation.hf_generator import HFGenerator
+
+
+class ContextFull(Exception):
+    """The conversation no longer leaves room for a reply within the model's context budget."""
+
+
+class HFChat:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        device: str = "cpu",
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        max_context: int = 16384,
+        seed: int = 0,
+    ) -> None:
+        self.generator = HFGenerator(model_path, device=device)
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.max_context = max_context
+        self.seed = seed
+
+    def __call__(self, messages: list[dict]) -> str:
+        images = [
+            part["image"]
+            for m in messages
+            if isinstance(m["content"], list)
+            for part in m["content"]
+            if part["type"] == "image"
+        ]
+        template = [
+            {**m, "content": [{"type": "image"} if p["type"] == "image" else p for p in m["content"]]}
+            if isinstance(m["content"], list)
+            else m
+            for m in messages
+        ]
+        processor = self.generator.processor
+        text = processor.apply_chat_template(template, add_generation_prompt=True, tokenize=False)
+        prompt_ids = processor(text=[text], images=images or None, return_tensors="pt")["input_ids"][
+            0
+        ].tolist()
+        room = self.max_context - len(prompt_ids)
+        if room < 16:
+            raise ContextFull(f"{len(prompt_ids)} prompt tokens leave no room within {self.max_context}")
+        generation = self.generator.generate(
+            prompt_ids,
+            max_tokens=min(self.max_new_tokens, room),
+            images=images,
+            temperature=self.temperature,
+            seed=self.seed,
+        )
+        return self.generator.tokenizer.decode(generation.token_ids, skip_special_tokens=True)
+
+    @staticmethod
+    def visual_tokens(image: Image.Image) -> int:
+        """Tokens Qwen2.5-VL spends on a frame already resized to its budget (14 px patches, 2x2 merged)."""
+        return (image.width // 28) * (image.height // 28)

@@ -1,0 +1,184 @@
+"""The ways a model answers a question: N frames in one turn (uniform, random, the whole video at 1 fps),
+or the multi-round agent that asks for frames, with the same Episode rules as training.
+
+A method gets one sample, its opened video and a chat backend (messages with PIL images in, reply text
+out) and returns a SampleRecord. Answers from single-turn baselines are read strictly: an unreadable
+reply is counted as unparsed (and wrong), never replaced by a guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.protocol import Answer, parse_reply
+from sparse_video_r1.evaluation.records import SampleRecord
+from sparse_video_r1.video import Video, random_timestamps, uniform_timestamps
+
+Chat = Callable[[list[dict]], str]
+# lmms-eval's instruction for NExT-QA multiple choice.
+ANSWER_DIRECTLY = "Answer with the option's letter from the given choices directly."
+
+
+@dataclass(frozen=True)
+class Sample:
+    doc_id: str
+    question: Question
+    target: str
+    type: str
+    video: str
+    seed: int  # per sample, so random frames do not depend on the order samples run in
+
+
+@dataclass(frozen=True)
+class FramesSetting:
+    count: int = 5
+    max_pixels: int = 128 * 28 * 28
+    min_pixels: int = 16 * 28 * 28
+    whole_video_fps: float = 1.0
+    whole_video_max_frames: int = 64
+
+
+def read_letter(reply: str, letters: str) -> str | None:
+    """The option letter a free-form reply gives: `<answer>X</answer>`; a reply that starts with the letter
+    and then punctuation ("C", "C.", "(C) ...", "C: ..."; not "A man ..."); or one that names exactly one option letter on its own ("The answer
+    is C."). None otherwise: two different letters, or none, are unparsed, never a guess."""
+    action = parse_reply(reply, letters)
+    if isinstance(action, Answer):
+        return action.letter
+    text = reply.strip().lstrip("(").strip()
+    if text and text[0] in letters and (len(text) == 1 or text[1] in ".):,\n"):
+        return text[0]
+    named = {
+        match.group(1)
+        for match in re.finditer(rf"\b([{letters}])\b", reply)
+        if not (
+            match.group(1) == "A" and re.match(r"\s+[a-z]", reply[match.end() : match.end() + 2])
+        )  # "A man"
+    }
+    return named.pop() if len(named) == 1 else None
+
+
+def _content(parts: list[Part], video: Video) -> tuple[list[dict], list]:
+    frames = [p for p in parts if isinstance(p, FrameAt)]
+    images = (
+        video.frames_at(
+            [f.time for f in frames], max_pixels=frames[0].max_pixels, min_pixels=frames[0].min_pixels
+        )
+        if frames
+        else []
+    )
+    by_part = dict(zip(frames, images, strict=True))
+    content = [
+        {"type": "image", "image": by_part[p]} if isinstance(p, FrameAt) else {"type": "text", "text": p}
+        for p in parts
+    ]
+    return content, images
+
+
+def _tokens(images) -> int:
+    return sum((im.width // 28) * (im.height // 28) for im in images)
+
+
+def single_turn_times(method: str, sample: Sample, duration: float, setting: FramesSetting) -> list[float]:
+    if method == "uniform":
+        return uniform_timestamps(duration, setting.count)
+    if method == "random":
+        return random_timestamps(duration, setting.count, sample.seed)
+    if method == "whole_video":
+        count = min(setting.whole_video_max_frames, max(1, math.floor(duration * setting.whole_video_fps)))
+        return uniform_timestamps(duration, count)
+    raise ValueError(f"unknown single-turn method {method!r}")
+
+
+def single_turn(
+    method: str, sample: Sample, video: Video, chat: Chat, setting: FramesSetting
+) -> SampleRecord:
+    """The question with N frames (each labelled with its time) in one turn; answer directly."""
+    times = single_turn_times(method, sample, video.duration, setting)
+    parts: list[Part] = [
+        f"{sample.question.render()}\n\nThe video lasts {video.duration:.1f} seconds. Here are {len(times)} frames from it.\n"
+    ]
+    for t in times:
+        parts += [f"Frame at {t:.1f} s: ", FrameAt(t, setting.max_pixels, setting.min_pixels), "\n"]
+    parts.append(ANSWER_DIRECTLY)
+    content, images = _content(parts, video)
+    reply = chat([{"role": "user", "content": content}])
+    letter = read_letter(reply, sample.question.letters)
+    return _record(
+        sample,
+        [reply],
+        letter,
+        [{"time": t, "round": 0} for t in times],
+        1,
+        "answer" if letter else "unparsed",
+        _tokens(images),
+    )
+
+
+def agent(
+    sample: Sample, video: Video, chat: Chat, config: EpisodeConfig, stop_on: tuple[type[Exception], ...] = ()
+) -> SampleRecord:
+    """The multi-round episode: the model asks for frames until it answers or runs out of rounds.
+    `stop_on` are the backend's "the conversation no longer fits" errors: the episode ends on its budget."""
+    episode = Episode(sample.question, video.duration, config, fps=video.fps, seed=sample.seed)
+    content, images = _content(episode.opening(), video)
+    messages, replies, tokens = [{"role": "user", "content": content}], [], _tokens(images)
+    while True:
+        try:
+            reply = chat(messages)
+        except stop_on:
+            episode.stop("token budget")
+            break
+        replies.append(reply)
+        messages.append({"role": "assistant", "content": reply})
+        turn = episode.step(reply)
+        if turn is None:
+            break
+        content, images = _content(turn, video)
+        tokens += _tokens(images)
+        messages.append({"role": "user", "content": content})
+    record = episode.record
+    return _record(sample, replies, record.answer, record.frames, record.rounds, record.end or "", tokens)
+
+
+def _record(sample: Sample, replies, letter, frames, rounds, end, tokens) -> SampleRecord:
+    correct = letter == sample.target
+    return SampleRecord(
+        doc_id=sample.doc_id,
+        target=sample.target,
+        resps=list(replies),
+        filtered_resps=[letter] if letter else [],
+        parsed=letter,
+        correct=correct,
+        type=sample.type,
+        question=sample.question.text,
+        options=list(sample.question.options),
+        video=sample.video,
+        frames=list(frames),
+        rounds=rounds,
+        end=end,
+        visual_tokens=tokens,
+        metrics={"acc": int(correct)},
+    )
+
+
+def failed(sample: Sample, reason: str) -> SampleRecord:
+    """A sample the model never answered (the API failed, the video did not decode): kept, not scored."""
+    return SampleRecord(
+        doc_id=sample.doc_id,
+        target=sample.target,
+        resps=[],
+        filtered_resps=[],
+        parsed=None,
+        correct=False,
+        type=sample.type,
+        question=sample.question.text,
+        options=list(sample.question.options),
+        video=sample.video,
+        end="failed",
+        failure=reason,
+    )

@@ -1,0 +1,82 @@
+"""What an evaluation run writes, in lmms-eval's shape: one JSON line per sample, then a results summary.
+
+RUN_DIR/samples_<task>.jsonl   one SampleRecord per line, appended as each sample finishes (resumable)
+RUN_DIR/results.json           RunResults: accuracy overall, per question type and per NExT-QA group,
+                               unparsed and failed counts, frames, rounds, visual tokens, wall time,
+                               and the run's full config (model, frames, pixels, decoding, prompts)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# NExT-QA's official groups; temporal-previous (TP) folds into temporal (T) as its scorer does.
+NEXTQA_GROUPS = {"CW": "C", "CH": "C", "TN": "T", "TC": "T", "TP": "T", "DC": "D", "DL": "D", "DO": "D"}
+
+
+@dataclass
+class SampleRecord:
+    doc_id: str  # "<video_id>_<qid>", NExT-QA's key
+    target: str  # the correct option letter
+    resps: list[str]  # every model reply, in order
+    filtered_resps: list[str]  # [the parsed letter], or [] when the final reply holds none
+    parsed: str | None
+    correct: bool
+    type: str
+    question: str
+    options: list[str]
+    video: str
+    frames: list[dict] = field(default_factory=list)  # {"time": s, "round": r} for every frame shown
+    rounds: int = 0
+    end: str = ""  # "answer", "round limit", "token budget", "unparsed", or why it failed
+    failure: str | None = None  # an API or video failure: recorded, never scored as an answer
+    visual_tokens: int = 0
+    metrics: dict = field(default_factory=dict)  # {"acc": 0 or 1}; empty for failures
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def read_samples(path: Path) -> list[SampleRecord]:
+    """Every complete line of a samples file (a line cut short by a crash is ignored: it is redone)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(SampleRecord(**json.loads(line)))
+        except (ValueError, TypeError):
+            continue
+    return records
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _accuracy(records: list[SampleRecord]) -> dict:
+    return {"acc": sum(r.correct for r in records) / len(records) if records else 0.0, "n": len(records)}
+
+
+def summarize(records: list[SampleRecord]) -> dict:
+    """Accuracy and costs over the scored samples; failures are counted apart, unparsed count as wrong."""
+    scored = [r for r in records if r.failure is None]
+    by_type, by_group = defaultdict(list), defaultdict(list)
+    for r in scored:
+        by_type[r.type].append(r)
+        if r.type in NEXTQA_GROUPS:
+            by_group[NEXTQA_GROUPS[r.type]].append(r)
+    return {
+        **_accuracy(scored),
+        "samples": len(records),
+        "failures": len(records) - len(scored),
+        "unparsed": sum(r.parsed is None for r in scored),
+        "mean_frames": _mean([len(r.frames) for r in scored]),
+        "mean_rounds": _mean([r.rounds for r in scored]),
+        "mean_visual_tokens": _mean([r.visual_tokens for r in scored]),
+        "by_type": {t: _accuracy(rs) for t, rs in sorted(by_type.items())},
+        "by_group": {g: _accuracy(rs) for g, rs in sorted(by_group.items())},
+    }

@@ -1,0 +1,508 @@
+"""Compare evaluation runs side by side: a table, accuracy against frames used, and pictures of episodes.
+
+    make_report([RUN_DIR, ...], OUT) writes
+    OUT/table.md                         one row per run (also printed)
+    OUT/accuracy_vs_frames.png           accuracy against the mean frames used per question, one point per run
+    OUT/trajectories/<run>_<doc_id>.png  a few episodes per run: the question, each round's frames and reply,
+                                         the final answer against the target
+    OUT/report.html                      all of the above in one self-contained page
+
+A run directory is what `evaluation.run` writes (see records.py): `results.json` and one `samples_*.jsonl`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import textwrap
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from sparse_video_r1.agent.protocol import OPTION_LETTERS
+from sparse_video_r1.evaluation.records import SampleRecord, read_samples
+from sparse_video_r1.video import TimestampError, VideoError, draw_timestamp, open_video
+
+GROUPS = ("C", "T", "D")  # NExT-QA's causal, temporal and descriptive groups
+FRAME_PIXELS = 160 * 120  # per frame in the trajectory pictures
+MAX_FRAMES_PER_ROUND = 16  # a whole-video baseline's 64 first frames are thinned to this many, evenly
+MAX_REPLY_LINES = 14
+NONE = "-"  # a table cell without a value
+TEXT_COLUMNS = 4  # run, method, model, backend; the table's other columns are numbers
+METHOD_STYLE = {  # colour and marker in the plot
+    "uniform": ("tab:blue", "o"),
+    "random": ("tab:orange", "s"),
+    "whole_video": ("tab:green", "^"),
+    "agent": ("tab:red", "*"),
+}
+
+
+@dataclass
+class Run:
+    name: str  # unique among the runs compared
+    directory: Path
+    info: dict  # results.json as written
+    samples: list[SampleRecord]
+
+    @property
+    def scores(self) -> dict:
+        return self.info["results"]
+
+
+def make_report(run_dirs: Sequence[Path], out_dir: Path, samples_to_draw: int = 3) -> dict[str, Path]:
+    """Write the report on `run_dirs` into `out_dir`; the paths written, keyed by their path within it.
+
+    Directories without a readable results.json are skipped with a warning; none usable is a ValueError.
+    """
+    runs = load_runs(run_dirs)
+    out_dir = Path(out_dir)
+    (out_dir / "trajectories").mkdir(parents=True, exist_ok=True)
+    table, plot, page = out_dir / "table.md", out_dir / "accuracy_vs_frames.png", out_dir / "report.html"
+    header, rows = table_rows(runs)
+    markdown = to_markdown(header, rows)
+    print(markdown, end="")
+    table.write_text(markdown, encoding="utf-8")
+    plot_accuracy(runs, plot)
+    pictures = [
+        (run, record, draw_trajectory(run.name, record, out_dir / "trajectories"))
+        for run in runs
+        for record in choose_samples(run.samples, samples_to_draw)
+    ]
+    page.write_text(to_html(header, rows, plot, pictures), encoding="utf-8")
+    written = [table, plot, *(path for _, _, path in pictures), page]
+    return {path.relative_to(out_dir).as_posix(): path for path in written}
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+
+def load_runs(run_dirs: Sequence[Path]) -> list[Run]:
+    runs: list[Run] = []
+    for directory in map(Path, run_dirs):
+        info = _read_results(directory)
+        if info is None:
+            continue
+        name = _unique(str(info.get("run") or directory.name), {run.name for run in runs})
+        runs.append(Run(name, directory, info, _read_run_samples(directory)))
+    if not runs:
+        listed = ", ".join(str(d) for d in run_dirs) or "(no directories given)"
+        raise ValueError(f"no usable run to report on: none of {listed} holds a readable results.json")
+    return runs
+
+
+def _read_results(directory: Path) -> dict | None:
+    path = directory / "results.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        warnings.warn(f"skipping {directory}: it has no results.json (unfinished run?)", stacklevel=4)
+        return None
+    except (OSError, ValueError) as error:
+        warnings.warn(f"skipping {directory}: cannot read {path.name} ({error})", stacklevel=4)
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("results"), dict):
+        warnings.warn(f"skipping {directory}: its results.json holds no 'results' scores", stacklevel=4)
+        return None
+    return info
+
+
+def _read_run_samples(directory: Path) -> list[SampleRecord]:
+    files = sorted(directory.glob("samples_*.jsonl"))
+    if len(files) != 1:
+        warnings.warn(
+            f"{directory}: expected one samples_*.jsonl, found {len(files)}; no trajectories drawn",
+            stacklevel=4,
+        )
+        return []
+    return read_samples(files[0])
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """Two runs given the same name still get their own table row label, plot label and picture files."""
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}-{k}"
+    return candidate
+
+
+# --- table ------------------------------------------------------------------------------------------------
+
+
+def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """The comparison table as text cells; the C/T/D columns appear when any run has NExT-QA groups."""
+    groups = [g for g in GROUPS if any(g in run.scores.get("by_group", {}) for run in runs)]
+    header = ["run", "method", "model", "backend", "frames", "mean frames", "mean rounds", "acc (%)"]
+    header += [f"{g} (%)" for g in groups] + ["unparsed", "failures", "samples", "wall time (s)"]
+    return header, [_row(run, groups) for run in runs]
+
+
+def _row(run: Run, groups: list[str]) -> list[str]:
+    info, scores = run.info, run.scores
+    by_group = scores.get("by_group", {})
+    model = info.get("model")
+    return [
+        run.name,
+        str(info.get("method", NONE)),
+        Path(str(model).rstrip("/")).name if model else NONE,
+        str(info.get("backend", NONE)),
+        _number(info.get("frames"), "{}"),
+        _number(scores.get("mean_frames"), "{:.1f}"),
+        _number(scores.get("mean_rounds"), "{:.2f}"),
+        _percent(scores.get("acc")),
+        *(_percent(by_group.get(g, {}).get("acc")) for g in groups),
+        _number(scores.get("unparsed"), "{}"),
+        _number(scores.get("failures"), "{}"),
+        _number(scores.get("samples"), "{}"),
+        _number(info.get("wall_time_s"), "{:.1f}"),
+    ]
+
+
+def _number(value: float | None, form: str) -> str:
+    return NONE if value is None else form.format(value)
+
+
+def _percent(fraction: float | None) -> str:
+    return NONE if fraction is None else f"{100 * fraction:.1f}"
+
+
+def to_markdown(header: list[str], rows: list[list[str]]) -> str:
+    """Text columns left-aligned, the numbers (from `frames` on) right-aligned."""
+    rule = ["---" if column < TEXT_COLUMNS else "---:" for column in range(len(header))]
+    cells = [[cell.replace("|", "\\|") for cell in line] for line in [header, *rows]]
+    lines = [cells[0], rule, *cells[1:]]
+    return "".join("| " + " | ".join(line) + " |\n" for line in lines)
+
+
+# --- accuracy against frames ------------------------------------------------------------------------------
+
+
+def plot_accuracy(runs: list[Run], path: Path) -> None:
+    """One labelled point per run, coloured by method; a method's runs are joined in order of frames."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for method in dict.fromkeys(str(run.info.get("method", "?")) for run in runs):
+        members = sorted(
+            (run for run in runs if str(run.info.get("method", "?")) == method),
+            key=lambda run: run.scores.get("mean_frames", 0.0),
+        )
+        xs = [run.scores.get("mean_frames", 0.0) for run in members]
+        ys = [100 * run.scores.get("acc", 0.0) for run in members]
+        colour, marker = METHOD_STYLE.get(method, ("tab:gray", "D"))
+        axes.plot(xs, ys, color=colour, marker=marker, markersize=9, linewidth=1.2, alpha=0.9, label=method)
+        for run, x, y in zip(members, xs, ys, strict=True):
+            axes.annotate(
+                run.name, (x, y), xytext=(7, 5), textcoords="offset points", fontsize=8, parse_math=False
+            )
+    axes.margins(x=0.2, y=0.25)
+    axes.set_xlim(left=0)
+    axes.set_xlabel("Frames used per question (mean)")
+    axes.set_ylabel("Accuracy (%)")
+    axes.set_title("Accuracy against frames used")
+    axes.grid(alpha=0.3)
+    axes.legend(title="method", fontsize=8, title_fontsize=8, loc="best")
+    figure.savefig(path, dpi=150)
+
+
+# --- trajectories -----------------------------------------------------------------------------------------
+
+
+def choose_samples(samples: list[SampleRecord], count: int) -> list[SampleRecord]:
+    """The episodes worth a picture: several rounds first, then correct ones, then longer ones, then by
+    doc_id (so the choice is the same every time); failed samples last."""
+    return sorted(
+        samples, key=lambda r: (r.failure is not None, r.rounds < 2, not r.correct, -r.rounds, r.doc_id)
+    )[:count]
+
+
+def frames_by_round(record: SampleRecord) -> list[list[dict]]:
+    """The frames new before each reply: list r holds those shown before resps[r].
+
+    A frame's "round" is the number of replies given when it was requested (episode.py): 0 for the
+    opening frames, k for those asked for by reply k-1. A last list past the replies holds frames that
+    were requested but answered by no reply (the episode stopped on its token budget).
+    """
+    count = max([len(record.resps), *(frame["round"] + 1 for frame in record.frames)])
+    rounds: list[list[dict]] = [[] for _ in range(count)]
+    for frame in record.frames:
+        rounds[frame["round"]].append(frame)
+    return rounds
+
+
+def _thin(frames: list[dict]) -> list[dict]:
+    if len(frames) <= MAX_FRAMES_PER_ROUND:
+        return frames
+    step = (len(frames) - 1) / (MAX_FRAMES_PER_ROUND - 1)
+    return [frames[round(k * step)] for k in range(MAX_FRAMES_PER_ROUND)]
+
+
+def _decode(video: str, times: list[float]) -> tuple[list[Image.Image], str | None]:
+    """The frames with their times drawn in, or grey placeholders and why when the video cannot give them."""
+    if not times:
+        return [], None
+    try:
+        return open_video(video).frames_at(times, max_pixels=FRAME_PIXELS, timestamps=True), None
+    except (VideoError, TimestampError) as error:
+        return [_placeholder(t) for t in times], str(error)
+
+
+def _placeholder(seconds: float) -> Image.Image:
+    image = Image.new("RGB", (168, 112), (150, 150, 150))
+    ImageDraw.Draw(image).text((84, 62), "no frame", fill=(235, 235, 235), anchor="mm")
+    return draw_timestamp(image, seconds)
+
+
+def draw_trajectory(run_name: str, record: SampleRecord, directory: Path) -> Path:
+    """The episode as a figure: question and options, each round's new frames and reply, the outcome."""
+    rounds = [_thin(frames) for frames in frames_by_round(record)]
+    images, problem = _decode(record.video, [frame["time"] for frames in rounds for frame in frames])
+    columns = min(8, max([5, *map(len, rounds)]))  # the same frame size in every round of a picture
+    blocks = _header_blocks(run_name, record, problem)
+    for r, frames in enumerate(rounds):
+        shown, images = images[: len(frames)], images[len(frames) :]
+        blocks += _round_blocks(record, r, frames, shown, columns)
+    blocks += _outcome_blocks(record)
+    path = directory / f"{_safe(run_name)}_{_safe(record.doc_id)}.png"
+    _save_page(blocks, path)
+    return path
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "_"
+
+
+def _header_blocks(run_name: str, record: SampleRecord, problem: str | None) -> list[_Block]:
+    blocks: list[_Block] = [
+        _Text(f"{run_name}  ·  {record.doc_id}  ·  {record.type}", 10, color="dimgray"),
+        _Text(record.question, 13, weight="bold", gap=0.04),
+    ]
+    for letter, option in zip(OPTION_LETTERS, record.options, strict=False):
+        mark, colour, weight = "", "black", "normal"
+        if letter == record.target:
+            mark, colour, weight = "   ✓ target", "darkgreen", "bold"
+        if letter == record.parsed and letter != record.target:
+            mark, colour = "   ✗ model's answer", "firebrick"
+        blocks.append(_Text(f"{letter}. {option}{mark}", 11, color=colour, weight=weight))
+    if problem:
+        blocks.append(_Text(f"Frames unavailable, grey placeholders drawn: {problem}", 10, color="firebrick"))
+    return blocks
+
+
+def _round_blocks(
+    record: SampleRecord, r: int, frames: list[dict], images: list[Image.Image], columns: int
+) -> list[_Block]:
+    new = sum(frame["round"] == r for frame in record.frames)
+    if new == 0:
+        what = "no new frames"
+    else:
+        what = f"the first {_count(new, 'frame')}" if r == 0 else f"{_count(new, 'frame')} it asked for"
+        what += f" ({len(images)} shown)" if len(images) < new else ""
+    blocks: list[_Block] = [_Rule(), _Text(f"Round {r + 1}  ·  {what}", 11, weight="bold", color="navy")]
+    if images:
+        blocks.append(_Frames(images, [frame["time"] for frame in frames], columns))
+    if r < len(record.resps):
+        blocks.append(_Text(record.resps[r], 9, mono=True, max_lines=MAX_REPLY_LINES))
+    else:
+        blocks.append(_Text(f"(no reply: the episode ended, {record.end or 'reason unknown'})", 9, mono=True))
+    return blocks
+
+
+def _outcome_blocks(record: SampleRecord) -> list[_Block]:
+    if record.failure is not None:
+        verdict, colour = f"Failed: {record.failure}", "firebrick"
+    elif record.parsed is None:
+        verdict, colour = f"No answer parsed  ·  target {record.target}", "firebrick"
+    elif record.correct:
+        verdict, colour = f"Answer {record.parsed}  ·  target {record.target}  ·  correct", "darkgreen"
+    else:
+        verdict, colour = f"Answer {record.parsed}  ·  target {record.target}  ·  wrong", "firebrick"
+    details = f"{_count(len(record.frames), 'frame')} in {_count(record.rounds, 'round')}"
+    details += f"  ·  ended: {record.end or NONE}"
+    return [_Rule(), _Text(verdict, 13, weight="bold", color=colour), _Text(details, 10, color="dimgray")]
+
+
+# --- page layout for the trajectory pictures --------------------------------------------------------------
+# Every block knows its height in inches, so the figure is made exactly as tall as its content and each
+# line of text is placed on its own (matplotlib cannot wrap text to a width or measure it beforehand).
+
+WIDTH, MARGIN, DPI = 10.0, 0.3, 120
+TEXT_WIDTH = WIDTH - 2 * MARGIN
+
+
+class _Text:
+    def __init__(
+        self,
+        text: str,
+        size: float,
+        *,
+        color: str = "black",
+        weight: str = "normal",
+        mono: bool = False,
+        max_lines: int | None = None,
+        gap: float = 0.0,
+    ) -> None:
+        # DejaVu Sans Mono glyphs are 0.6 em wide; proportional text is narrower on average, bold about as wide.
+        per_line = int(TEXT_WIDTH * 72 / (size * (0.61 if mono else 0.6)))
+        lines = [
+            piece
+            for paragraph in text.strip().splitlines()
+            for piece in textwrap.wrap(paragraph, per_line) or [""]
+        ]
+        if max_lines is not None and len(lines) > max_lines:
+            lines = [*lines[: max_lines - 1], f"[… {len(lines) - max_lines + 1} more lines]"]
+        self.lines, self.size, self.gap = lines or [""], size, gap
+        self.style = {"color": color, "weight": weight, "family": "monospace" if mono else "sans-serif"}
+
+    @property
+    def height(self) -> float:
+        return len(self.lines) * self.size * 1.45 / 72 + self.gap
+
+    def draw(self, figure, top: float) -> None:
+        for k, line in enumerate(self.lines):
+            y = top + (k + 0.1) * self.size * 1.45 / 72
+            figure.text(
+                MARGIN / WIDTH,
+                1 - y / figure.get_figheight(),
+                line,
+                va="top",
+                fontsize=self.size,
+                parse_math=False,
+                **self.style,
+            )
+
+
+class _Frames:
+    """A round's frames in a grid, `columns` to a row, each at the same size with its time below."""
+
+    GAP, CAPTION = 0.06, 0.2
+
+    def __init__(self, images: list[Image.Image], times: list[float], columns: int) -> None:
+        self.images, self.times, self.columns = images, times, columns
+
+    def _cell(self) -> tuple[float, float]:
+        width = TEXT_WIDTH / self.columns - self.GAP
+        first = self.images[0]
+        return width, width * first.height / first.width
+
+    @property
+    def height(self) -> float:
+        rows = -(-len(self.images) // self.columns)
+        return rows * (self._cell()[1] + self.CAPTION) + self.GAP
+
+    def draw(self, figure, top: float) -> None:
+        width, height = self._cell()
+        page = figure.get_figheight()
+        for k, (image, time) in enumerate(zip(self.images, self.times, strict=True)):
+            row, column = divmod(k, self.columns)
+            left = MARGIN + column * (width + self.GAP)
+            bottom = page - (top + self.GAP + row * (height + self.CAPTION) + height)
+            axes = figure.add_axes((left / WIDTH, bottom / page, width / WIDTH, height / page))
+            axes.imshow(image, aspect="auto")
+            axes.set_axis_off()
+            x, y = (left + width / 2) / WIDTH, (bottom - 0.03) / page
+            figure.text(x, y, f"{round(time, 2):g} s", ha="center", va="top", fontsize=8, color="dimgray")
+
+
+class _Rule:
+    """A thin line between sections."""
+
+    height = 0.22
+
+    def draw(self, figure, top: float) -> None:
+        from matplotlib.lines import Line2D
+
+        y = 1 - (top + 0.1) / figure.get_figheight()
+        figure.add_artist(
+            Line2D([MARGIN / WIDTH, 1 - MARGIN / WIDTH], [y, y], color="lightgray", linewidth=0.8)
+        )
+
+
+_Block = _Text | _Frames | _Rule
+
+
+def _save_page(blocks: list[_Block], path: Path) -> None:
+    """The blocks stacked top to bottom on a white page exactly as tall as they are."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(WIDTH, 2 * MARGIN + sum(block.height for block in blocks)), facecolor="white")
+    FigureCanvasAgg(figure)
+    top = MARGIN
+    for block in blocks:
+        block.draw(figure, top)
+        top += block.height
+    figure.savefig(path, dpi=DPI)
+
+
+# --- html -------------------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1250px;
+       padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; } h3 { color: #335; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; } th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; border: 1px solid #e3e3e3; }
+figure { margin: 1.2em 0; } figcaption { color: #555; font-size: 0.9em; margin-top: 0.3em; }
+"""
+
+
+def to_html(
+    header: list[str], rows: list[list[str]], plot: Path, pictures: list[tuple[Run, SampleRecord, Path]]
+) -> str:
+    parts = [
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>Sparse-Video-R1 report</title>",
+        f"<style>{CSS}</style>\n</head>\n<body>\n<h1>Sparse-Video-R1 evaluation report</h1>",
+        "<h2>Runs</h2>",
+        _html_table(header, rows),
+        "<h2>Accuracy against frames used</h2>",
+        _figure(plot, "Accuracy against the mean number of frames used per question", ""),
+        "<h2>Trajectories</h2>",
+    ]
+    if not pictures:
+        parts.append("<p>No samples to draw.</p>")
+    current = None
+    for run, record, path in pictures:
+        if run.name != current:
+            current = run.name
+            parts.append(f"<h3>{html.escape(run.name)}</h3>")
+        outcome = (
+            f"answer {record.parsed or 'none'}, target {record.target}, {_count(record.rounds, 'round')}"
+        )
+        caption = (
+            f"<b>{html.escape(record.doc_id)}</b>: {html.escape(record.question)} ({html.escape(outcome)})"
+        )
+        parts.append(_figure(path, record.question, caption))
+    parts.append("</body>\n</html>\n")
+    return "\n".join(parts)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(map(_cell, range(len(row)), row)) + "</tr>\n" for row in rows)
+    return f"<table>\n<tr>{head}</tr>\n{body}</table>"
+
+
+def _cell(column: int, text: str) -> str:
+    kind = "" if column < TEXT_COLUMNS else " class='num'"
+    return f"<td{kind}>{html.escape(text)}</td>"
+
+
+def _figure(path: Path, alt: str, caption_html: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    caption = f"<figcaption>{caption_html}</figcaption>" if caption_html else ""
+    return f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'>{caption}</figure>"

@@ -1,0 +1,181 @@
+"""`svr1 eval`: one method, one model, one prepared split; resumable, in lmms-eval's file shape.
+
+Each finished sample is appended to `samples_<task>.jsonl` and flushed to disk at once, so a run killed
+midway loses nothing: rerunning the same command skips the samples already there and writes the same
+files as an uninterrupted run. `results.json` is rewritten at the end with the scores and the pinned
+config (model, backend, frames, pixels, decoding, prompt), so numbers can be reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sparse_video_r1.agent.episode import EpisodeConfig, Question
+from sparse_video_r1.agent.protocol import OPTION_LETTERS
+from sparse_video_r1.evaluation import methods
+from sparse_video_r1.evaluation.records import SampleRecord, read_samples, summarize
+from sparse_video_r1.video import VideoError, open_video
+
+METHODS = ("uniform", "random", "whole_video", "agent")
+BACKENDS = ("hf", "openai")
+
+
+@dataclass
+class EvalConfig:
+    data: str  # a prepared split: OUT/val.parquet from `svr1 prepare`
+    method: str
+    model: str
+    out_dir: str
+    backend: str = "hf"
+    frames: int = 5
+    max_pixels: int = 128 * 28 * 28
+    min_pixels: int = 16 * 28 * 28
+    limit: int | None = None
+    seed: int = 0
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+    device: str = "cpu"
+    base_url: str = "https://api.openai.com/v1"
+    api_attempts: int = 5  # tries per request, the first included, with exponential backoff
+    run: str = ""  # a name for reports (default: the out dir's name)
+    episode: dict = field(default_factory=dict)  # EpisodeConfig overrides for the agent
+
+    @property
+    def task(self) -> str:
+        return Path(self.data).parent.name or "task"
+
+
+def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample]:
+    import pandas as pd
+
+    table = pd.read_parquet(data)
+    samples = []
+    for i, row in enumerate(table.to_dict("records")):
+        info = row["extra_info"]
+        samples.append(
+            methods.Sample(
+                doc_id=f"{info['video_id']}_{info['qid']}",
+                question=Question(info["question"], tuple(info["options"])),
+                target=row["reward_model"]["ground_truth"],
+                type=info["type"],
+                video=info["video"],
+                seed=seed * 100_003 + i,
+            )
+        )
+    return samples[:limit] if limit else samples
+
+
+def _chat(config: EvalConfig):
+    """The backend; the errors that end an episode on its context budget; the errors that fail a sample."""
+    if config.backend == "hf":
+        from sparse_video_r1.evaluation.hf_chat import ContextFull, HFChat
+
+        chat = HFChat(
+            config.model,
+            device=config.device,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            seed=config.seed,
+        )
+        return chat, (ContextFull,), ()
+    from sparse_video_r1.evaluation.openai_chat import ChatFailure, OpenAIChat
+
+    chat = OpenAIChat(
+        config.base_url,
+        config.model,
+        max_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        seed=config.seed,
+        attempts=config.api_attempts,
+    )
+    return chat, (), (ChatFailure,)  # an API reports a conversation too long as an error: a failure
+
+
+def _answer(
+    config: EvalConfig, sample: methods.Sample, chat, context_full: tuple, failures: tuple
+) -> SampleRecord:
+    setting = methods.FramesSetting(
+        count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
+    )
+    try:
+        video = open_video(sample.video)
+        if config.method == "agent":
+            episode = EpisodeConfig(
+                **{
+                    "first_frames": config.frames,
+                    "max_pixels": config.max_pixels,
+                    "min_pixels": config.min_pixels,
+                    **config.episode,
+                }
+            )
+            return methods.agent(sample, video, chat, episode, context_full)
+        return methods.single_turn(config.method, sample, video, chat, setting)
+    except VideoError as error:
+        return methods.failed(sample, f"video error: {error.cause}")
+    except failures as error:
+        return methods.failed(sample, f"api failure: {error}")
+
+
+def evaluate(config: EvalConfig) -> dict:
+    if config.method not in METHODS:
+        raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    samples_path = out / f"samples_{config.task}.jsonl"
+    samples = load_samples(config.data, config.seed, config.limit)
+    done = {record.doc_id for record in read_samples(samples_path)}
+    todo = [s for s in samples if s.doc_id not in done]
+    began = time.perf_counter()
+    if todo:
+        chat, context_full, failures = _chat(config)
+        _drop_partial_line(samples_path)
+        with samples_path.open("a", encoding="utf-8") as handle:
+            for sample in tqdm(
+                todo,
+                desc=f"{config.method} on {config.task}",
+                unit="question",
+                initial=len(done),
+                total=len(samples),
+            ):
+                handle.write(_answer(config, sample, chat, context_full, failures).to_json() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+    records = [r for r in read_samples(samples_path) if r.doc_id in {s.doc_id for s in samples}]
+    results = {
+        "task": config.task,
+        "run": config.run or out.name,
+        "method": config.method,
+        "model": config.model,
+        "backend": config.backend,
+        "frames": config.frames,
+        "results": summarize(records),
+        "wall_time_s": round(_previous_wall_time(out) + time.perf_counter() - began, 2),
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "config": {**asdict(config), "letters": OPTION_LETTERS, "answer_prompt": methods.ANSWER_DIRECTLY},
+    }
+    partial = out / "results.json.partial"
+    partial.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    os.replace(partial, out / "results.json")
+    return results
+
+
+def _drop_partial_line(path: Path) -> None:
+    """A run killed mid-write leaves a last line without its newline: cut it so the sample is redone."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def _previous_wall_time(out: Path) -> float:
+    try:
+        return float(json.loads((out / "results.json").read_text())["wall_time_s"])
+    except (OSError, ValueError, KeyError):
+        return 0.0

@@ -1,0 +1,174 @@
+"""`svr1 eval`: every method with the tiny model, the OpenAI-compatible backend against a real local server,
+failures recorded and never scored, and a run killed midway that resumes to the same files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from chat_server import ChatServer
+from sparse_video_r1.evaluation.methods import read_letter
+from sparse_video_r1.evaluation.records import read_samples
+from sparse_video_r1.evaluation.run import EvalConfig, evaluate
+
+
+@pytest.fixture(scope="module")
+def val(tmp_path_factory) -> Path:
+    from sparse_video_r1.data.prepare import prepare_synthetic
+
+    out = tmp_path_factory.mktemp("synthetic")
+    prepare_synthetic(str(out), videos=4, seed=1)
+    return out / "val.parquet"  # one video, four questions
+
+
+def _run(val: Path, out: Path, method: str, model, **options) -> dict:
+    config = EvalConfig(
+        data=str(val), method=method, model=str(model), out_dir=str(out), max_new_tokens=8, **options
+    )
+    return evaluate(config)
+
+
+@pytest.mark.parametrize(
+    ("method", "frames"), [("uniform", 5), ("random", 5), ("whole_video", 10), ("agent", 5)]
+)
+def test_every_method_runs_with_the_tiny_model(val, tiny_model_dir, tmp_path, method, frames):
+    results = _run(val, tmp_path, method, tiny_model_dir, limit=2)
+    records = read_samples(tmp_path / f"samples_{val.parent.name}.jsonl")
+    assert [r.doc_id for r in records] == ["synth0003_0", "synth0003_1"]
+    assert all(len(r.frames) >= frames and r.target in "ABCDE" and r.resps for r in records)
+    summary = results["results"]
+    assert summary["n"] == 2 and summary["failures"] == 0 and summary["mean_frames"] >= frames
+    assert summary["unparsed"] == sum(r.parsed is None for r in records)  # noise is unparsed, never a guess
+    config = results["config"]
+    assert (config["method"], config["frames"], config["max_pixels"], config["temperature"]) == (
+        method,
+        5,
+        100352,
+        0.0,
+    )
+    assert "answer_prompt" in config and results["run"] == tmp_path.name
+
+
+def test_random_frames_are_seeded(val, tiny_model_dir, tmp_path):
+    seconds = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        _run(val, tmp_path / name, "random", tiny_model_dir, limit=1, seed=seed)
+        (record,) = read_samples(tmp_path / name / f"samples_{val.parent.name}.jsonl")
+        seconds[name] = [f["time"] for f in record.frames]
+    assert seconds["a"] == seconds["b"] != seconds["c"]
+
+
+def test_the_openai_backend_scores_single_turn_and_multi_round_answers(val, tmp_path):
+    truth = pd.read_parquet(val)["reward_model"].map(lambda r: r["ground_truth"]).tolist()
+    with ChatServer(script=[f"{truth[0]}.", "The answer is probably none."]) as server:
+        results = _run(
+            val, tmp_path / "single", "uniform", "gpt-4o", backend="openai", base_url=server.base_url, limit=2
+        )
+        assert [r.images for r in server.requests] == [5, 5]
+    assert (results["results"]["acc"], results["results"]["unparsed"]) == (0.5, 1)
+
+    script = [
+        "<think>the middle</think><frames>4.2, 6.3</frames>",
+        f"<think>seen</think><answer>{truth[0]}</answer>",
+    ]
+    with ChatServer(script=script) as server:
+        results = _run(
+            val, tmp_path / "agent", "agent", "gpt-4o", backend="openai", base_url=server.base_url, limit=1
+        )
+        assert [r.images for r in server.requests] == [5, 7]  # the whole conversation, every round
+    (record,) = read_samples(tmp_path / "agent" / f"samples_{val.parent.name}.jsonl")
+    assert (record.correct, record.rounds, len(record.frames), record.end) == (True, 2, 7, "answer")
+    assert results["results"]["mean_rounds"] == 2.0
+
+
+def test_api_failures_are_recorded_and_never_scored(val, tmp_path):
+    with ChatServer(script=["B"] * 10) as server:
+        server.fail_next(2, status=500)  # the first question exhausts its 2 attempts
+        results = _run(
+            val,
+            tmp_path,
+            "uniform",
+            "gpt-4o",
+            backend="openai",
+            base_url=server.base_url,
+            limit=2,
+            api_attempts=2,
+        )
+    failed, answered = read_samples(tmp_path / f"samples_{val.parent.name}.jsonl")
+    assert (
+        failed.failure.startswith("api failure")
+        and "after 2 attempts" in failed.failure
+        and failed.metrics == {}
+    )
+    assert answered.failure is None and answered.parsed == "B"
+    summary = results["results"]
+    assert (summary["samples"], summary["failures"], summary["n"]) == (2, 1, 1)
+
+
+def _eval_command(val: Path, out: Path, model: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sparse_video_r1",
+        "eval",
+        "--data",
+        str(val),
+        "--method",
+        "uniform",
+        "--model",
+        str(model),
+        "--out-dir",
+        str(out),
+        "--max-new-tokens",
+        "8",
+    ]
+
+
+def test_a_run_killed_midway_resumes_to_the_same_files(val, tiny_model_dir, tmp_path):
+    whole = tmp_path / "whole"
+    subprocess.run(_eval_command(val, whole, tiny_model_dir), check=True, capture_output=True, timeout=300)
+
+    killed = tmp_path / "killed"
+    samples = killed / f"samples_{val.parent.name}.jsonl"
+    process = subprocess.Popen(
+        _eval_command(val, killed, tiny_model_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (samples.exists() and samples.read_text().count("\n") >= 2):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert samples.read_text().count("\n") < 4, "the run finished before it could be killed"
+    with samples.open("a") as handle:  # as if killed in the middle of writing a line
+        handle.write('{"doc_id": "synth0003_')
+
+    subprocess.run(_eval_command(val, killed, tiny_model_dir), check=True, capture_output=True, timeout=300)
+    assert samples.read_bytes() == (whole / samples.name).read_bytes()
+    resumed, uninterrupted = (json.loads((d / "results.json").read_text()) for d in (killed, whole))
+    assert resumed["results"] == uninterrupted["results"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "letter"),
+    [
+        ("C", "C"),
+        ("C.", "C"),
+        ("(C) a cat", "C"),
+        ("The answer is C.", "C"),
+        ("<think>x</think><answer>D</answer>", "D"),
+        ("A man walks", None),
+        ("B or C", None),
+        ("", None),
+        ("He he after after", None),
+        ("Cat", None),
+    ],
+)
+def test_answers_are_read_strictly(reply, letter):
+    assert read_letter(reply, "ABCDE") == letter
