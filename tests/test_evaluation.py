@@ -172,3 +172,42 @@ def test_a_run_killed_midway_resumes_to_the_same_files(val, tiny_model_dir, tmp_
 )
 def test_answers_are_read_strictly(reply, letter):
     assert read_letter(reply, "ABCDE") == letter
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("launcher", "method"),
+    [
+        ("qwen_uniform_frames", "uniform"),
+        ("qwen_random_frames", "random"),
+        ("qwen_whole_video", "whole_video"),
+        ("agent", "agent"),
+        ("api_frames", "uniform"),
+        ("api_agent", "agent"),
+    ],
+)
+def test_each_scripts_test_launcher_runs(val, tiny_model_dir, tmp_path, launcher, method):
+    import os
+
+    env = {**os.environ, "DATA": str(val), "LIMIT": "1", "OUT": str(tmp_path), "DEVICE": "cpu"}
+    script = ["<think>x</think><answer>A</answer>"] * 2
+    with ChatServer(script=script) as server:
+        if launcher.startswith("api"):
+            env.update(BASE_URL=server.base_url, MODEL="gpt-4o", OPENAI_API_KEY="test-key")
+        else:
+            env["MODEL"] = str(tiny_model_dir)
+        run = subprocess.run(
+            ["sh", f"scripts/test/{launcher}.sh", "--max-new-tokens", "8"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert (results["method"], results["results"]["samples"]) == (method, 1)
+    if launcher.startswith("api"):
+        assert server.requests and server.requests[0].authorization == "Bearer test-key"

@@ -109,7 +109,7 @@ def _report(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from sparse_video_r1.demo import run_demo
 
-    return run_demo(args.out_dir)
+    return run_demo(args.out_dir, questions=args.questions)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--out-dir", default="outputs/demo", help="where the demo writes (default: outputs/demo)"
+    )
+    demo.add_argument(
+        "--questions", type=int, default=8, help="validation questions per evaluation (default: 8)"
     )
     demo.set_defaults(handler=_demo)
     return parser

@@ -190,6 +190,7 @@ def plot_accuracy(runs: list[Run], path: Path) -> None:
     figure = Figure(figsize=(7, 4.6), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
+    placed: dict[tuple[float, float], int] = {}  # labels of runs at the same point stack upwards
     for method in dict.fromkeys(str(run.info.get("method", "?")) for run in runs):
         members = sorted(
             (run for run in runs if str(run.info.get("method", "?")) == method),
@@ -200,11 +201,19 @@ def plot_accuracy(runs: list[Run], path: Path) -> None:
         colour, marker = METHOD_STYLE.get(method, ("tab:gray", "D"))
         axes.plot(xs, ys, color=colour, marker=marker, markersize=9, linewidth=1.2, alpha=0.9, label=method)
         for run, x, y in zip(members, xs, ys, strict=True):
+            stacked = placed.get((round(x, 2), round(y, 1)), 0)
+            placed[(round(x, 2), round(y, 1))] = stacked + 1
             axes.annotate(
-                run.name, (x, y), xytext=(7, 5), textcoords="offset points", fontsize=8, parse_math=False
+                run.name,
+                (x, y),
+                xytext=(7, 5 + 11 * stacked),
+                textcoords="offset points",
+                fontsize=8,
+                parse_math=False,
             )
-    axes.margins(x=0.2, y=0.25)
+    axes.margins(x=0.2)
     axes.set_xlim(left=0)
+    axes.set_ylim(-2, 102)  # accuracy is a percentage: keep the whole scale, however close the runs are
     axes.set_xlabel("Frames used per question (mean)")
     axes.set_ylabel("Accuracy (%)")
     axes.set_title("Accuracy against frames used")
