@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -73,24 +72,9 @@ def test_a_rerun_resumes_from_the_checkpoint(runs):
 @pytest.mark.slow
 def test_the_checkpoint_exports_to_a_model_transformers_loads(runs, tmp_path):
     work, _, _ = runs
-    merged = tmp_path / "hf"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verl.model_merger",
-            "merge",
-            "--backend",
-            "fsdp",
-            "--local_dir",
-            str(work / "checkpoints" / "global_step_2" / "actor"),
-            "--target_dir",
-            str(merged),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    from sparse_video_r1.training.export import export_checkpoint, latest_actor
+
+    merged = export_checkpoint(latest_actor(work / "checkpoints"), tmp_path / "hf")
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     model = AutoModelForImageTextToText.from_pretrained(merged)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from sparse_video_r1.training.export import export_checkpoint, latest_actor
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,24 +40,7 @@ def _train(out: Path, model: Path, data: Path) -> Path:
         env=env,
         check=True,
     )
-    step = (checkpoints / "latest_checkpointed_iteration.txt").read_text().strip()
-    trained = out / "trained-model"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verl.model_merger",
-            "merge",
-            "--backend",
-            "fsdp",
-            "--local_dir",
-            str(checkpoints / f"global_step_{step}" / "actor"),
-            "--target_dir",
-            str(trained),
-        ],
-        check=True,
-    )
-    return trained
+    return export_checkpoint(latest_actor(checkpoints), out / "trained-model")
 
 
 def run_demo(out_dir: str | Path, questions: int = 8, max_new_tokens: int = 48) -> int:

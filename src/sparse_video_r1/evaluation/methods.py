@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
 from sparse_video_r1.agent.protocol import Answer, parse_reply
@@ -168,17 +168,4 @@ def _record(sample: Sample, replies, letter, frames, rounds, end, tokens) -> Sam
 
 def failed(sample: Sample, reason: str) -> SampleRecord:
     """A sample the model never answered (the API failed, the video did not decode): kept, not scored."""
-    return SampleRecord(
-        doc_id=sample.doc_id,
-        target=sample.target,
-        resps=[],
-        filtered_resps=[],
-        parsed=None,
-        correct=False,
-        type=sample.type,
-        question=sample.question.text,
-        options=list(sample.question.options),
-        video=sample.video,
-        end="failed",
-        failure=reason,
-    )
+    return replace(_record(sample, [], None, [], 0, "failed", 0), failure=reason, metrics={})
