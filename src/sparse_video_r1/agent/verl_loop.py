@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -176,8 +177,8 @@ class FrameRequestAgentLoop(AgentLoopBase):
 
 def _frames(frames: list[FrameAt], video: Video | None) -> list[Image.Image]:
     """Decode the frames, one frame-service call per pixel budget (a zoom turn may mix budgets)."""
-    if video is None:
-        return [Image.new("RGB", (224, 224), (128, 128, 128)) for _ in frames]
+    if video is None:  # grey squares within each frame's pixel budget, so they cost what a frame would
+        return [Image.new("RGB", (_side(f.max_pixels),) * 2, (128, 128, 128)) for f in frames]
     decoded: dict[FrameAt, Image.Image] = {}
     for low, high in {(f.min_pixels, f.max_pixels) for f in frames}:
         wanted = [f for f in frames if (f.min_pixels, f.max_pixels) == (low, high)]
@@ -189,3 +190,7 @@ def _frames(frames: list[FrameAt], video: Video | None) -> list[Image.Image]:
             )
         )
     return [decoded[f] for f in frames]
+
+
+def _side(max_pixels: int) -> int:
+    return max(28, math.isqrt(max_pixels) // 28 * 28)
