@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         command += ["--cfg", "job", "--resolve"]
     env = dict(os.environ)
+    # verl writes TensorBoard events to ./tensorboard_log by default; keep them beside the run's checkpoints.
+    env.setdefault("TENSORBOARD_DIR", str(Path(config.trainer.default_local_dir).resolve() / "tensorboard"))
     if device == "cpu":
         from sparse_video_r1.cpu_backend.launch import cpu_environment
 
