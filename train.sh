@@ -5,7 +5,6 @@
 # synthetic benchmark. No GPU: the tiny offline model on the synthetic benchmark through the CPU backend,
 # two steps, to see the whole loop work. DRY_RUN=1 checks the run and prints verl's composed config.
 set -eu
-cd "$(dirname "$0")"
 
 MODEL=${MODEL:-}                        # checkpoint path or hub name (default: Qwen2.5-VL-3B; tiny model on CPU)
 DATA_DIR=${DATA_DIR:-}                  # train.parquet + val.parquet (default: data/nextqa, else data/synthetic)
@@ -20,12 +19,19 @@ DRY_RUN=${DRY_RUN:-0}
 LOG_DIR=${LOG_DIR:-logs}
 WANDB=${WANDB:-0}                       # 1: also log to Weights & Biases
 
+# Paths the caller gave relative to where they stand; then work from the repository.
+for name in MODEL DATA_DIR LOG_DIR; do
+    eval "value=\${$name}"
+    case "$value" in "" | /*) ;; *) { [ -e "$value" ] || [ "$name" = LOG_DIR ]; } && eval "$name=\$PWD/\$value" ;; esac
+done
+cd "$(dirname "$0")"
+
 [ -x .venv/bin/python ] || bash scripts/setup.sh
 mkdir -p "$LOG_DIR"
 log="$LOG_DIR/train_$(date +%Y%m%d_%H%M%S).log"
 status="$LOG_DIR/.train_status.$$"
 
-[ "$WANDB" = 1 ] && set -- "$@" "trainer.logger=[console,tensorboard,wandb]"
+[ "$WANDB" = 1 ] && set -- "trainer.logger=[console,tensorboard,wandb]" "$@"  # the user's own overrides win
 dry=""
 [ "$DRY_RUN" = 1 ] && dry="--dry-run"
 

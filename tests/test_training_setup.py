@@ -47,7 +47,7 @@ def test_the_default_is_the_seed_setting_with_our_agent_and_reward():
             "qwen7b",
             {
                 "actor_rollout_ref.model.path": "Qwen/Qwen2.5-VL-7B-Instruct",
-                "actor_rollout_ref.actor.freeze_vision_tower": True,
+                "actor_rollout_ref.rollout.tensor_model_parallel_size": 2,
             },
         ),
         (
@@ -158,3 +158,15 @@ def test_dry_run_fails_loudly_on_a_wrong_key_or_missing_data(synthetic, tmp_path
     assert wrong.returncode == 2 and "does not compose" in wrong.stdout and "trainer.bogus" in wrong.stdout
     missing = _train({"DRY_RUN": "1", "DATA_DIR": str(tmp_path / "none"), "LOG_DIR": str(tmp_path)})
     assert missing.returncode == 1 and "train.parquet does not exist" in missing.stdout
+
+
+def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monkeypatch, tmp_path):
+    from sparse_video_r1.training import launch
+
+    monkeypatch.setattr(launch, "_ensure_tiny_model", lambda: tmp_path)
+    args, extra = launch._arguments(["--variant", "debug_1gpu", "--data-dir", str(tmp_path)])
+    device, overrides = launch.resolve(args, extra, visible_gpus=0)
+    config = compose([*overrides, PATHS[2]])
+    assert device == "cpu" and config.actor_rollout_ref.rollout.name == "hf"  # cpu wins where both set a key
+    assert config.trainer.total_training_steps == 2 and config.trainer.experiment_name == "cpu_tiny"
+    assert config.data.train_batch_size == 2 and config.trainer.save_freq == 1

@@ -1,5 +1,10 @@
 # Shared by the launchers in this folder (sourced, not run): defaults any variable can override, then one
 # `svr1 eval`. Each launcher sets RUN and METHOD (and BACKEND for an API model) before sourcing this.
+# Paths the caller gave relative to where they stand; then work from the repository.
+for name in MODEL DATA OUT; do
+    eval "value=\${$name:-}"
+    case "$value" in "" | /*) ;; *) { [ -e "$value" ] || [ "$name" = OUT ]; } && eval "$name=\$PWD/\$value" ;; esac
+done
 cd "$(dirname "$0")/../.."
 MODEL=${MODEL:-Qwen/Qwen2.5-VL-3B-Instruct}
 DATA=${DATA:-data/nextqa/val.parquet}   # `svr1 prepare nextqa --samples 1000`: the seed's 1,000 questions

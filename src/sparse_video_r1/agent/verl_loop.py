@@ -59,10 +59,13 @@ class _Trajectory:
 
 
 class FrameRequestAgentLoop(AgentLoopBase):
-    def __init__(self, *args: Any, episode: dict | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, episode: dict | None = None, reply_tokens: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.episode_config = EpisodeConfig(**dict(episode or {}))
         self.response_length = self.rollout_config.response_length
+        self.reply_tokens = reply_tokens or self.response_length  # one reply's cap, as evaluation caps it
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         info = kwargs["extra_info"]
@@ -74,16 +77,18 @@ class FrameRequestAgentLoop(AgentLoopBase):
             seed=int(info.get("index", 0)),
         )
         request_id = uuid4().hex  # one id for every round: sticky routing and prefix caching
+        opening = episode.opening()
         try:
             video = await asyncio.to_thread(open_video, info["video"])
-            content, images = await self._render(episode.opening(), video)
+            content, images = await self._render(opening, video)
         except VideoError as error:
             logger.warning("skipping the episode of row %s: %s", info.get("index"), error)
-            return await self._skipped(episode, error, sampling_params, request_id)
+            return await self._skipped(episode, opening, error, sampling_params, request_id)
         trajectory = await self._start(content, images)
 
         while True:
-            params = {**sampling_params, "max_tokens": self.response_length - len(trajectory.mask)}
+            room = self.response_length - len(trajectory.mask)
+            params = {**sampling_params, "max_tokens": min(self.reply_tokens, room)}
             output = await self._generate(request_id, trajectory, params)
             merged, trajectory.mask, log_probs = await self.ct_merge_assistant_token(
                 trajectory.token_ids,
@@ -148,12 +153,17 @@ class FrameRequestAgentLoop(AgentLoopBase):
         return output
 
     async def _skipped(
-        self, episode: Episode, error: VideoError, sampling_params: dict[str, Any], request_id: str
+        self,
+        episode: Episode,
+        opening: list[Part],
+        error: VideoError,
+        sampling_params: dict[str, Any],
+        request_id: str,
     ) -> AgentLoopOutput:
         """A masked-out stand-in for an episode whose video failed: grey frames, one generated token
         (so the trainer still learns which weights it ran under), nothing to learn from."""
         episode.stop(f"video error: {error.cause}")
-        content, images = await self._render(episode.opening(), None)
+        content, images = await self._render(opening, None)
         trajectory = await self._start(content, images)
         output = await self._generate(request_id, trajectory, {**sampling_params, "max_tokens": 1})
         trajectory.token_ids += output.token_ids

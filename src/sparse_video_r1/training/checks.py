@@ -120,11 +120,11 @@ def check_budget(
     return problems
 
 
-def check_run(config, visible_gpus: int, on_gpu: bool) -> list[str]:
+def check_run(config, visible_gpus: int, check_gpu_count: bool) -> list[str]:
     """Every check on a composed training config."""
     problems, longest = check_data([*_files(config.data.train_files), *_files(config.data.val_files)])
     problems += check_model(config.actor_rollout_ref.model.path)
-    if on_gpu:
+    if check_gpu_count:
         problems += check_gpus(config.trainer.n_gpus_per_node, config.trainer.nnodes, visible_gpus)
     episode = dict(config.svr1.episode)
     budget = TokenBudget.of(episode, config.svr1.reply_tokens, longest)

@@ -28,6 +28,6 @@ def export_checkpoint(actor_dir: Path, target_dir: Path) -> Path:
             str(target_dir),
         ],
         check=True,
-        capture_output=True,
+        stdout=subprocess.DEVNULL,  # its progress; errors still reach stderr
     )
     return target_dir

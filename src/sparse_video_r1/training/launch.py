@@ -68,9 +68,10 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
     device = args.device
     if device == "auto":
         device = "gpu" if visible_gpus or args.dry_run else "cpu"
-    overrides = ["+variant=cpu"] if device == "cpu" else []
-    if args.variant:
-        overrides.append(f"+variant={args.variant}")
+    if device == "cpu" and visible_gpus and not args.dry_run:
+        raise SystemExit("[train] DEVICE=cpu is for machines without a GPU: this one has one, so train on it")
+    variants = [v for v in (args.variant, "cpu" if device == "cpu" else "") if v]  # cpu last: it wins
+    overrides = [f"+variant=[{','.join(variants)}]"] if variants else []
     model = args.model or (str(_ensure_tiny_model().resolve()) if device == "cpu" else "")
     if model:
         overrides.append(f"actor_rollout_ref.model.path={model}")
@@ -109,6 +110,7 @@ def write_agent_loop(config) -> Path:
         "name": "frame_request",
         "_target_": "sparse_video_r1.agent.verl_loop.FrameRequestAgentLoop",
         "episode": dict(config.svr1.episode),
+        "reply_tokens": config.svr1.reply_tokens,
     }
     path.write_text(yaml.safe_dump([entry], sort_keys=False))
     return path
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from sparse_video_r1.training.checks import check_run
+    from sparse_video_r1.training.checks import check_gpus, check_run
 
     args, extra = _arguments(argv)
     visible = _visible_gpus()
@@ -134,17 +136,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    problems = check_run(config, visible, on_gpu=device == "gpu")
-    gpu_notes = [p for p in problems if "GPUs (trainer.n_gpus_per_node)" in p]
+    # A dry run may show a GPU run on any machine: its GPU check is a note, not a failure.
     if args.dry_run:
-        problems = [p for p in problems if p not in gpu_notes]  # a dry run may show a GPU run on any machine
-        for note in gpu_notes:
+        for note in check_gpus(config.trainer.n_gpus_per_node, config.trainer.nnodes, visible):
             print(f"[train] note: {note}")
+    problems = check_run(config, visible, check_gpu_count=device == "gpu" and not args.dry_run)
     if problems:
         for problem in problems:
             print(f"[train] check failed: {problem}", file=sys.stderr)
         return 1
-    print("[train] checks passed: data, videos, model, GPUs, token budget")
+    print(f"[train] checks passed: data, videos, model, {'' if args.dry_run else 'GPUs, '}token budget")
     overrides.append(f"actor_rollout_ref.rollout.agent.agent_loop_config_path={write_agent_loop(config)}")
     command = [
         sys.executable,
