@@ -211,3 +211,15 @@ def test_each_scripts_test_launcher_runs(val, tiny_model_dir, tmp_path, launcher
     assert (results["method"], results["results"]["samples"]) == (method, 1)
     if launcher.startswith("api"):
         assert server.requests and server.requests[0].authorization == "Bearer test-key"
+
+
+def test_a_run_folder_refuses_other_settings_and_retries_its_failures(val, tmp_path):
+    with ChatServer(script=["B"] * 10) as server:
+        server.fail_next(2, status=500)
+        options = {"backend": "openai", "base_url": server.base_url, "limit": 2, "api_attempts": 2}
+        first = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]
+        with pytest.raises(ValueError, match=r"other settings \(frames: 5 -> 16\)"):
+            _run(val, tmp_path, "uniform", "gpt-4o", frames=16, **options)
+        again = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]
+    assert (first["failures"], first["n"], first["acc_all"]) == (1, 1, first["acc"] / 2)
+    assert (again["failures"], again["n"], again["samples"]) == (0, 2, 2)  # the failed question was retried

@@ -84,13 +84,20 @@ def _eval(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         api_attempts=args.api_attempts,
         run=args.run,
+        min_pixels=args.min_pixels,
+        episode={
+            key: value
+            for key, value in (("max_rounds", args.rounds), ("frames_per_request", args.frames_per_request))
+            if value is not None
+        },
     )
     results = evaluate(config)
     summary = results["results"]
     print(
-        f"{results['run']}: accuracy {summary['acc']:.1%} on {summary['n']} questions "
-        f"({summary['unparsed']} unparsed, {summary['failures']} failed), {summary['mean_frames']:.1f} frames "
-        f"and {summary['mean_rounds']:.1f} rounds per question; files in {args.out_dir}"
+        f"{results['run']}: accuracy {summary['acc']:.1%} on the {summary['n']} answered questions, "
+        f"{summary['acc_all']:.1%} on all {summary['samples']} ({summary['failures']} failed: not scored; "
+        f"{summary['unparsed']} unparsed: wrong); {summary['mean_frames']:.1f} frames and "
+        f"{summary['mean_rounds']:.1f} rounds per question; files in {args.out_dir}"
     )
     return 0
 
@@ -187,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--frames", type=int, default=5, help="frames per question (agent: first frames)")
     evaluation.add_argument("--max-pixels", type=int, default=128 * 28 * 28, help="pixel budget per frame")
+    evaluation.add_argument("--min-pixels", type=int, default=16 * 28 * 28, help="smallest frame, in pixels")
+    evaluation.add_argument("--rounds", type=int, help="agent: replies per episode (default: 5)")
+    evaluation.add_argument("--frames-per-request", type=int, help="agent: frames per request (default: 5)")
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--seed", type=int, default=0, help="seed for random frames (default: 0)")
     evaluation.add_argument("--max-new-tokens", type=int, default=256)
@@ -208,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     demo = commands.add_parser(
-        "demo", help="build the tiny model and run it through a two-round multi-image chat"
+        "demo", help="the whole pipeline on CPU: data, tiny model, 2 training steps, evaluations, report"
     )
     demo.add_argument(
         "--out-dir", default="outputs/demo", help="where the demo writes (default: outputs/demo)"

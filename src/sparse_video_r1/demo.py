@@ -75,6 +75,8 @@ def run_demo(out_dir: str | Path, questions: int = 8, max_new_tokens: int = 48) 
                 method=method,
                 model=str(checkpoint),
                 out_dir=str(out / "runs" / name),
+                max_pixels=12544,  # the budget the CPU variant trains at: 16 visual tokens per frame
+                min_pixels=3136,
                 limit=questions,
                 max_new_tokens=max_new_tokens,
                 run=name,

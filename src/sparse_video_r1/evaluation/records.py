@@ -71,6 +71,7 @@ def summarize(records: list[SampleRecord]) -> dict:
             by_group[NEXTQA_GROUPS[r.type]].append(r)
     return {
         **_accuracy(scored),
+        "acc_all": sum(r.correct for r in records) / len(records) if records else 0.0,  # failures as wrong
         "samples": len(records),
         "failures": len(records) - len(scored),
         "unparsed": sum(r.parsed is None for r in scored),

@@ -107,14 +107,7 @@ def _answer(
     try:
         video = open_video(sample.video)
         if config.method == "agent":
-            episode = EpisodeConfig(
-                **{
-                    "first_frames": config.frames,
-                    "max_pixels": config.max_pixels,
-                    "min_pixels": config.min_pixels,
-                    **config.episode,
-                }
-            )
+            episode = _episode(config)
             return methods.agent(sample, video, chat, episode, context_full)
         return methods.single_turn(config.method, sample, video, chat, setting)
     except VideoError as error:
@@ -129,8 +122,11 @@ def evaluate(config: EvalConfig) -> dict:
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / f"samples_{config.task}.jsonl"
+    _claim(out, config)
     samples = load_samples(config.data, config.seed, config.limit)
-    done = {record.doc_id for record in read_samples(samples_path)}
+    done = {
+        record.doc_id for record in read_samples(samples_path) if record.failure is None
+    }  # failures retry
     todo = [s for s in samples if s.doc_id not in done]
     began = time.perf_counter()
     if todo:
@@ -147,7 +143,11 @@ def evaluate(config: EvalConfig) -> dict:
                 handle.write(_answer(config, sample, chat, context_full, failures).to_json() + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-    records = [r for r in read_samples(samples_path) if r.doc_id in {s.doc_id for s in samples}]
+    wanted = {s.doc_id for s in samples}
+    latest = {
+        r.doc_id: r for r in read_samples(samples_path) if r.doc_id in wanted
+    }  # a retry replaces its failure
+    records = list(latest.values())
     results = {
         "task": config.task,
         "run": config.run or out.name,
@@ -158,12 +158,54 @@ def evaluate(config: EvalConfig) -> dict:
         "results": summarize(records),
         "wall_time_s": round(_previous_wall_time(out) + time.perf_counter() - began, 2),
         "date": datetime.now().isoformat(timespec="seconds"),
-        "config": {**asdict(config), "letters": OPTION_LETTERS, "answer_prompt": methods.ANSWER_DIRECTLY},
+        "config": {
+            **asdict(config),
+            "episode": asdict(_episode(config)) if config.method == "agent" else {},
+            "letters": OPTION_LETTERS,
+            "answer_prompt": methods.ANSWER_DIRECTLY
+            if config.method != "agent"
+            else "the episode's instructions",
+        },
     }
     partial = out / "results.json.partial"
     partial.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     os.replace(partial, out / "results.json")
     return results
+
+
+# What a run folder's answers depend on: a rerun into the same folder must not change any of it.
+PINNED = (
+    "data",
+    "method",
+    "model",
+    "backend",
+    "frames",
+    "max_pixels",
+    "min_pixels",
+    "seed",
+    "temperature",
+    "max_new_tokens",
+    "episode",
+)
+
+
+def _claim(out: Path, config: EvalConfig) -> None:
+    """Record the run's settings in RUN_DIR/run.json, or refuse to resume a run made with other ones."""
+    path = out / "run.json"
+    settings = {key: getattr(config, key) for key in PINNED}
+    if path.exists():
+        before = json.loads(path.read_text())
+        changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+        if changed:
+            what = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(f"{out} holds a run made with other settings ({what}); use another --out-dir")
+        return
+    path.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def _episode(config: EvalConfig) -> EpisodeConfig:
+    base = {"first_frames": config.frames, "max_pixels": config.max_pixels, "min_pixels": config.min_pixels}
+    return EpisodeConfig(**{**base, **config.episode})
 
 
 def _drop_partial_line(path: Path) -> None:
