@@ -115,7 +115,7 @@ class Spies:
 
     def install_on_loop(self) -> None:
         """Frame decoding, token merges with the processor, and reply parsing, wherever the loop calls them."""
-        verl_loop._frames = self.sync("frames", verl_loop._frames)
+        verl_loop.decode_frames = self.sync("frames", verl_loop.decode_frames)
         episode_module.parse_reply = self.sync("parse", episode_module.parse_reply)
         for method, name in (
             ("ct_build_initial_tokens", "opening"),
@@ -141,7 +141,7 @@ def make_worker(config, client) -> AgentLoopWorker:
 # --- 1. per-turn cost of everything but generation ----------------------------------------------------
 
 PARTS = (
-    ("frames", "frame decoding (`_frames` -> `Video.frames_at`)"),
+    ("frames", "frame decoding (`decode_frames` -> `Video.frames_at`)"),
     ("opening", "opening tokens + processor (`ct_build_initial_tokens`)"),
     ("turn merge", "turn merge + processor (`ct_merge_context_msg`)"),
     ("reply merge", "reply merge (`ct_merge_assistant_token`)"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -28,6 +27,7 @@ from verl.experimental.agent_loop import AgentLoopBase, AgentLoopOutput
 from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics
 
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.frames import decode_frames
 from sparse_video_r1.video import Video, VideoError, open_video
 
 logger = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class FrameRequestAgentLoop(AgentLoopBase):
     async def _render(self, parts: list[Part], video: Video | None) -> tuple[list[dict], list[Image.Image]]:
         """Chat content for a turn's parts and its images, in order; without a video, grey placeholders."""
         frames = [part for part in parts if isinstance(part, FrameAt)]
-        images = await asyncio.to_thread(_frames, frames, video) if frames else []
+        images = await asyncio.to_thread(decode_frames, frames, video) if frames else []
         by_part = dict(zip(frames, images, strict=True))
         content = [
             {"type": "image", "image": by_part[part]}
@@ -183,24 +183,3 @@ class FrameRequestAgentLoop(AgentLoopBase):
             for part in parts
         ]
         return content, images
-
-
-def _frames(frames: list[FrameAt], video: Video | None) -> list[Image.Image]:
-    """Decode the frames, one frame-service call per pixel budget (a zoom turn may mix budgets)."""
-    if video is None:  # grey squares within each frame's pixel budget, so they cost what a frame would
-        return [Image.new("RGB", (_side(f.max_pixels),) * 2, (128, 128, 128)) for f in frames]
-    decoded: dict[FrameAt, Image.Image] = {}
-    for low, high in {(f.min_pixels, f.max_pixels) for f in frames}:
-        wanted = [f for f in frames if (f.min_pixels, f.max_pixels) == (low, high)]
-        decoded.update(
-            zip(
-                wanted,
-                video.frames_at([f.time for f in wanted], min_pixels=low, max_pixels=high),
-                strict=True,
-            )
-        )
-    return [decoded[f] for f in frames]
-
-
-def _side(max_pixels: int) -> int:
-    return max(28, math.isqrt(max_pixels) // 28 * 28)

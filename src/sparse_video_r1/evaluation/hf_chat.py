@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
-
 from sparse_video_r1.generation.hf_generator import HFGenerator
 
 
@@ -64,8 +62,3 @@ class HFChat:
             seed=self.seed,
         )
         return self.generator.tokenizer.decode(generation.token_ids, skip_special_tokens=True)
-
-    @staticmethod
-    def visual_tokens(image: Image.Image) -> int:
-        """Tokens Qwen2.5-VL spends on a frame already resized to its budget (14 px patches, 2x2 merged)."""
-        return (image.width // 28) * (image.height // 28)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.frames import decode_frames
 from sparse_video_r1.agent.protocol import Answer, parse_reply
 from sparse_video_r1.evaluation.records import SampleRecord
 from sparse_video_r1.video import Video, random_timestamps, uniform_timestamps
@@ -64,13 +65,7 @@ def read_letter(reply: str, letters: str) -> str | None:
 
 def _content(parts: list[Part], video: Video) -> tuple[list[dict], list]:
     frames = [p for p in parts if isinstance(p, FrameAt)]
-    images = (
-        video.frames_at(
-            [f.time for f in frames], max_pixels=frames[0].max_pixels, min_pixels=frames[0].min_pixels
-        )
-        if frames
-        else []
-    )
+    images = decode_frames(frames, video)
     by_part = dict(zip(frames, images, strict=True))
     content = [
         {"type": "image", "image": by_part[p]} if isinstance(p, FrameAt) else {"type": "text", "text": p}
