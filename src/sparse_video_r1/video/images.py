@@ -18,10 +18,14 @@ def budget_size(width: int, height: int, min_pixels: int, max_pixels: int) -> tu
     return new_width, new_height
 
 
+def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Bicubic, as Qwen2.5-VL's processor resamples; the image itself when it already has that size."""
+    return image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
+
+
 def resize_to_budget(image: Image.Image, min_pixels: int, max_pixels: int) -> Image.Image:
     """The frame resized to its Qwen2.5-VL pixel budget (see budget_size)."""
-    size = budget_size(image.width, image.height, min_pixels, max_pixels)
-    return image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
+    return resize_to(image, budget_size(image.width, image.height, min_pixels, max_pixels))
 
 
 @lru_cache(maxsize=16)

@@ -29,7 +29,7 @@ from PIL import Image
 
 from sparse_video_r1.video.backends import Backend, StreamInfo, backends_to_try, open_backend
 from sparse_video_r1.video.cache import decoder_cache, frame_cache
-from sparse_video_r1.video.images import budget_size, draw_timestamp
+from sparse_video_r1.video.images import budget_size, draw_timestamp, resize_to
 from sparse_video_r1.video.timestamps import check_timestamps, clip_timestamps, overview_timestamps
 
 DECODE_TIMEOUT = float(os.environ.get("SVR1_DECODE_TIMEOUT", "60"))
@@ -243,7 +243,7 @@ class Video:
         def resize(array: np.ndarray) -> np.ndarray:
             if (array.shape[1], array.shape[0]) == size:
                 return array
-            resized = np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BICUBIC))
+            resized = np.asarray(resize_to(Image.fromarray(array), size))
             resized.setflags(write=False)
             return resized
 
