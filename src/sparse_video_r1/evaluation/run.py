@@ -119,6 +119,8 @@ def _answer(
 def evaluate(config: EvalConfig) -> dict:
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
+    if config.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / f"samples_{config.task}.jsonl"
