@@ -2,20 +2,19 @@
 or the multi-round agent that asks for frames, with the same Episode rules as training.
 
 A method gets one sample, its opened video and a chat backend (messages with PIL images in, reply text
-out) and returns a SampleRecord. Answers from single-turn baselines are read strictly: an unreadable
-reply is counted as unparsed (and wrong), never replaced by a guess.
+out) and returns a SampleRecord. Answers from single-turn baselines are read by `answer_letter.read_letter`:
+an unreadable reply is counted as unparsed (and wrong), never replaced by a guess.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
 from sparse_video_r1.agent.frames import decode_frames
-from sparse_video_r1.agent.protocol import Answer, parse_reply
+from sparse_video_r1.evaluation.answer_letter import read_letter
 from sparse_video_r1.evaluation.records import SampleRecord
 from sparse_video_r1.video import Video, random_timestamps, uniform_timestamps
 
@@ -41,26 +40,6 @@ class FramesSetting:
     min_pixels: int = 16 * 28 * 28
     whole_video_fps: float = 1.0
     whole_video_max_frames: int = 64
-
-
-def read_letter(reply: str, letters: str) -> str | None:
-    """The option letter a free-form reply gives: `<answer>X</answer>`; a reply that starts with the letter
-    and then punctuation ("C", "C.", "(C) ...", "C: ..."; not "A man ..."); or one that names exactly one option letter on its own ("The answer
-    is C."). None otherwise: two different letters, or none, are unparsed, never a guess."""
-    action = parse_reply(reply, letters)
-    if isinstance(action, Answer):
-        return action.letter
-    text = reply.strip().lstrip("(").strip()
-    if text and text[0] in letters and (len(text) == 1 or text[1] in ".):,\n"):
-        return text[0]
-    named = {
-        match.group(1)
-        for match in re.finditer(rf"\b([{letters}])\b", reply)
-        if not (
-            match.group(1) == "A" and re.match(r"\s+[a-z]", reply[match.end() : match.end() + 2])
-        )  # "A man"
-    }
-    return named.pop() if len(named) == 1 else None
 
 
 def _content(parts: list[Part], video: Video) -> tuple[list[dict], list]:
