@@ -1,4 +1,4 @@
-"""Reply parsing: exactly one action after the thinking, and nothing that can be gamed."""
+"""Reply parsing: exactly one action after a non-empty thinking, and nothing that can be gamed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replies import structured_reply
 from sparse_video_r1.agent.protocol import Answer, FrameRequest, Invalid, parse_reply
 
 
@@ -16,6 +17,9 @@ from sparse_video_r1.agent.protocol import Answer, FrameRequest, Invalid, parse_
         ("  <think>a\nb</think>\n <answer> E </answer>\n", Answer("E")),
         ("<think>need more</think><frames>1, 2.5,40</frames>", FrameRequest((1.0, 2.5, 40.0))),
         ("<think>x</think><frames>3s, 12.25 s</frames>", FrameRequest((3.0, 12.25))),
+        ("<think>x</think><frames>0, .5, 007</frames>", FrameRequest((0.0, 0.5, 7.0))),
+        # Tags and turn headers inside the thinking are only words.
+        ("<think>\nassistant\n<answer>A</answer></think><answer>B</answer>", Answer("B")),
     ],
 )
 def test_valid_replies(reply, action):
@@ -28,6 +32,8 @@ def test_valid_replies(reply, action):
         ("<answer>C</answer>", "start with <think>"),
         ("<think>no end <answer>C</answer>", "never closed"),
         ("<think>a<think>b</think><answer>C</answer>", "opened twice"),
+        ("<think></think><answer>C</answer>", "thinking inside <think></think> is empty"),
+        ("<think> \n\t </think><answer>C</answer>", "thinking inside <think></think> is empty"),
         ("<think>I pick <answer>C</answer></think>", "neither"),  # an answer only inside the thinking
         ("<think>x</think>", "neither"),
         ("<think>x</think>The answer is C", "neither"),
@@ -40,7 +46,7 @@ def test_valid_replies(reply, action):
         ("<think>x</think><answer><frames>1</frames></answer>", "another tag"),
         ("<think>x</think><frames></frames>", "must list times"),
         ("<think>x</think><frames>1, two</frames>", "not a time"),
-        ("<think>x</think><frames>nan</frames>", "not a time"),
+        ("<think>x</think><frames>1,</frames>", "not a time"),
         ("<think>x</think><frames>1</frames><answer>A</answer>", "exactly one"),
     ],
 )
@@ -49,13 +55,32 @@ def test_invalid_replies_say_why(reply, why):
     assert isinstance(action, Invalid) and why in action.reason
 
 
+@pytest.mark.parametrize(
+    "time", ["٣", "\uff13", "1_000", "-0", "-1", "+2", "1e3", "inf", "nan", "0x10", "1.", "1..2", "1 2", "½"]
+)
+def test_times_are_plain_ascii_decimals(time):
+    action = parse_reply(f"<think>x</think><frames>{time}</frames>")
+    assert isinstance(action, Invalid) and "is not a time in seconds" in action.reason
+
+
 def test_letters_follow_the_number_of_options():
     assert isinstance(parse_reply("<think>x</think><answer>D</answer>", letters="ABC"), Invalid)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=500, deadline=None)
+@given(structured_reply())
+def test_structured_replies_parse_to_exactly_the_expected_action(case):
+    reply, expected = case
+    action = parse_reply(reply)
+    if isinstance(expected, str):
+        assert isinstance(action, Invalid) and expected in action.reason, (reply, action)
+    else:
+        assert action == expected, reply
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("<>/ABCthinkanswerframes 0123456789.,\n")), max_size=300))
-def test_any_text_parses_to_an_action_without_raising(text):
+def test_any_text_parses_without_raising_and_answers_only_in_the_protocol_shape(text):
     action = parse_reply(text)
     assert isinstance(action, Answer | FrameRequest | Invalid)
     if isinstance(action, Answer):

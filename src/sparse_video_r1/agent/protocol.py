@@ -9,7 +9,7 @@ because the reward runs it on every rollout. Tags inside the thinking are never 
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass
 
 OPTION_LETTERS = "ABCDE"
@@ -17,6 +17,8 @@ THINK = ("<think>", "</think>")
 ANSWER = ("<answer>", "</answer>")
 FRAMES = ("<frames>", "</frames>")
 ACTION_TAGS = (ANSWER, FRAMES)
+# A time is a plain ASCII decimal number of seconds: no sign, exponent, underscore or non-ASCII digit.
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,11 @@ def parse_reply(reply: str, letters: str = OPTION_LETTERS) -> Action:
     think_end = text.find(THINK[1])
     if think_end < 0:
         return Invalid("the <think> is never closed with </think>")
-    if THINK[0] in text[len(THINK[0]) : think_end]:
+    thinking = text[len(THINK[0]) : think_end]
+    if THINK[0] in thinking:
         return Invalid("<think> is opened twice")
+    if not thinking.strip():
+        return Invalid("the thinking inside <think></think> is empty")
     action = text[think_end + len(THINK[1]) :].strip()
     if not action:
         return Invalid("after </think> comes neither <answer>X</answer> nor <frames>...</frames>")
@@ -76,11 +81,7 @@ def _frames(body: str) -> FrameRequest | Invalid:
         return Invalid("<frames> must list times in seconds, like <frames>3.5, 12, 40</frames>")
     times = []
     for part in parts:
-        try:
-            value = float(part)
-        except ValueError:
-            return Invalid(f"{part[:20]!r} in <frames> is not a time in seconds")
-        if not math.isfinite(value):
-            return Invalid(f"{part[:20]!r} in <frames> is not a time in seconds")
-        times.append(value)
+        if not _SECONDS.fullmatch(part):
+            return Invalid(f"{part[:20]!r} in <frames> is not a time in seconds (digits 0-9, like 12 or 3.5)")
+        times.append(float(part))
     return FrameRequest(tuple(times))
