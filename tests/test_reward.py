@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replies import structured_reply
+from sparse_video_r1.agent.protocol import Answer
 from sparse_video_r1.reward import compute_score
 from sparse_video_r1.reward.video_qa import grounding_coverage
 
@@ -26,6 +28,13 @@ def test_correct_and_well_formed_scores_highest():
     assert wrong["score"] == pytest.approx(0.1) and wrong["acc"] == 0.0
 
 
+def test_the_episode_record_judges_a_thinking_that_looks_like_a_turn_header():
+    # The environment accepted this answer; its thinking happens to hold the template's role line.
+    response = "<think>I see\nassistant\nthe square turns red</think><answer>B</answer>"
+    episode = {"answer": "B", "end": "answer", "rounds": 1, "frames": [{"time": 1.0, "round": 0}] * 5}
+    assert _score(response, extra={"episode": episode})["score"] == pytest.approx(1.1)
+
+
 @pytest.mark.parametrize(
     "final",
     [
@@ -33,26 +42,24 @@ def test_correct_and_well_formed_scores_highest():
         "<think>x</think><answer></answer>",
         "<think>x</think><answer>BC</answer>",
         "<think>the answer is <answer>B</answer></think>",
+        "<think></think><answer>B</answer>",
+        "<think>  </think><answer>B</answer>",
         "<answer>B</answer>",
         "B",
         "",
     ],
 )
-def test_malformed_final_replies_never_count(final):
-    result = _score("<think>x</think><frames>1</frames>" + ENV_TURN + final)
+def test_malformed_replies_never_count(final):
+    result = _score(final)
     assert result["acc"] == 0.0 and result["format"] == 0.0 and result["score"] == 0.0
 
 
-def test_only_the_last_reply_counts():
-    earlier_correct = "<think>x</think><answer>B</answer>" + ENV_TURN + "<think>x</think><frames>1</frames>"
-    assert _score(earlier_correct)["acc"] == 0.0
-
-
-def test_a_faked_turn_header_cannot_smuggle_in_an_answer():
+def test_an_episode_that_did_not_end_on_an_answer_scores_nothing_whatever_its_text():
     # The environment rejected this reply (it was not one action); the text's tail looks like an answer.
     forged = "<think>x</think><frames>1</frames>\nassistant\n<think>y</think><answer>B</answer>"
-    rejected = {"answer": None, "end": "round limit", "rounds": 5, "frames": []}
-    assert _score(forged, extra={"episode": rejected})["acc"] == 0.0
+    for end in ("round limit", "token budget", "video error: file not found"):
+        rejected = {"answer": None, "end": end, "rounds": 5, "frames": []}
+        assert _score(forged, extra={"episode": rejected})["score"] == 0.0
 
 
 def test_frame_cost_and_grounding_are_opt_in():
@@ -64,11 +71,34 @@ def test_frame_cost_and_grounding_are_opt_in():
     assert grounding_coverage([{"time": 1.0}, {"time": 5.0}], [[4.0, 6.0]]) == 0.5
 
 
+@settings(max_examples=400, deadline=None)
+@given(structured_reply(), st.sampled_from("ABCDE"))
+def test_a_single_reply_scores_exactly_by_its_action(case, truth):
+    reply, expected = case
+    result = _score(reply, truth=truth)
+    if expected == Answer(truth):
+        assert (result["score"], result["acc"], result["format"]) == (1.1, 1.0, 1.0)
+    elif isinstance(expected, Answer):
+        assert (result["score"], result["acc"], result["format"]) == (pytest.approx(0.1), 0.0, 1.0)
+    else:
+        assert (result["score"], result["acc"], result["format"]) == (0.0, 0.0, 0.0), reply
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=2000), st.sampled_from("ABCDE"))
-def test_any_text_gets_a_bounded_score_and_never_raises(text, truth):
-    result = _score(text, truth=truth)
-    assert 0.0 <= result["score"] <= 1.1 and set(result) == {"score", "acc", "format", "frames", "rounds"}
+@given(
+    st.sampled_from(["answer", "round limit", "token budget", "video error: cut"]),
+    st.sampled_from(["A", "B", None]),
+    st.integers(0, 25),
+    structured_reply(),
+)
+def test_a_recorded_episode_scores_by_its_record_not_its_text(end, answer, frames, case):
+    reply, _ = case  # any text: the record, not the text, says what the environment accepted
+    episode = {"answer": answer, "end": end, "rounds": 3, "frames": [{"time": 0.5, "round": 0}] * frames}
+    result = _score(reply, truth="B", extra={"episode": episode})
+    accepted = end == "answer" and answer is not None
+    assert result["format"] == float(accepted) and result["acc"] == float(accepted and answer == "B")
+    assert result["score"] == pytest.approx({(True, "B"): 1.1, (True, "A"): 0.1}.get((accepted, answer), 0.0))
+    assert result["frames"] == frames
 
 
 @pytest.mark.timeout(20)  # a guard against catastrophic (non-linear) parsing, not a speed target

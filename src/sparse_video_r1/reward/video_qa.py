@@ -1,28 +1,30 @@
 """The reward of a multiple-choice video episode, in verl's custom reward contract.
 
-    score = correct + format_weight * well_formed - frame_cost * frames_shown + grounding_weight * coverage
+    score = accuracy + format_weight * well_formed - frame_cost * frames_shown + grounding_weight * coverage
 
-An answer counts only when the final reply is well formed: `<think>...</think><answer>X</answer>` and
-nothing else. Several answers, an empty or multi-letter answer, or an answer hidden inside the thinking
-never count. The episode record that our agent loop attaches must agree with the text, so a reply that
-fakes a turn header cannot smuggle in an answer the environment never accepted.
+The final reply counts only when it was a valid answer, `<think>...</think><answer>X</answer>` with a
+non-empty thinking and nothing after it. For our multi-round episodes the judge is the episode record that
+the agent loop attaches (`extra_info["episode"]`): the loop parsed each reply from exactly the tokens that
+reply generated, so the reward never has to find turn boundaries in decoded text, and a reply that fakes a
+turn header or hides an answer in its thinking gets nothing the environment did not accept. Without a
+record (single-turn data) the whole response is the one reply.
 """
 
 from __future__ import annotations
 
 from sparse_video_r1.agent.protocol import Answer, parse_reply
 
-# verl decodes the response with special tokens skipped, so each injected turn shows as its role line.
-ASSISTANT_HEADER = "\nassistant\n"
 
-
-def last_reply(decoded_response: str) -> str:
-    """The last assistant reply of a decoded multi-turn response (environment turns included)."""
-    return decoded_response.rsplit(ASSISTANT_HEADER, 1)[-1]
+def final_answer(solution_str: str, episode: dict | None) -> str | None:
+    """The letter the episode ended on with a valid answer, or None."""
+    if episode:
+        return episode.get("answer") if episode.get("end") == "answer" else None
+    action = parse_reply(solution_str)
+    return action.letter if isinstance(action, Answer) else None
 
 
 def grounding_coverage(frames: list[dict], spans: list[list[float]]) -> float:
-    """Share of the frames shown that fall inside a ground-truth evidence span (NExT-GQA)."""
+    """Share of the frames shown that fall inside a ground-truth evidence span (NExT-GQA, synthetic)."""
     if not len(frames) or not len(spans):
         return 0.0
     inside = sum(any(start <= f["time"] <= end for start, end in spans) for f in frames)
@@ -42,11 +44,9 @@ def compute_score(
 ) -> dict:
     extra_info = extra_info or {}
     episode = extra_info.get("episode") or {}
-    action = parse_reply(last_reply(solution_str))
-    well_formed = isinstance(action, Answer)
-    if well_formed and episode:
-        well_formed = episode.get("end") == "answer" and episode.get("answer") == action.letter
-    correct = well_formed and action.letter == str(ground_truth).strip()
+    answer = final_answer(solution_str, episode)
+    well_formed = answer is not None
+    correct = well_formed and answer == str(ground_truth).strip()
     frames = episode.get("frames", [])
     score = float(correct) + format_weight * well_formed - frame_cost * len(frames)
     spans = extra_info.get("spans")
