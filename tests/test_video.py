@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PIL import Image
 from transformers import Qwen2VLImageProcessor
 
 from sparse_video_r1.video import (
+    FrameGrid,
     TimestampError,
     VideoError,
     clip_timestamps,
@@ -25,7 +27,9 @@ from sparse_video_r1.video import (
     uniform_timestamps,
 )
 from sparse_video_r1.video.cache import LRUCache, decoder_cache, frame_cache
+from sparse_video_r1.video.reader import DECODE_CHUNK
 from sparse_video_r1.video.tools import probe_command
+from sparse_video_r1.video.writer import write_video
 from videos import make_broken, make_variable_rate, paint_index, read_index
 
 BACKENDS = ["torchcodec", "pyav"]
@@ -101,14 +105,15 @@ def test_the_cache_serves_a_group_of_rollouts_without_decoding_again(video_cases
     assert decodes == [3, 1]
 
 
-def test_frames_at_a_pixel_budget_are_cached_at_that_size(video_cases):
+def test_frames_at_a_pixel_budget_are_cached_at_that_size_only(video_cases):
     video = open_video(video_cases["h264_bframes_ntsc"].path)
     decodes = _count_decodes(video)
     budget = {"min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28}
     first = video.frames_at([1.0, 2.0], **budget)
     again = video.frames_at([2.0, 1.0], **budget)
+    assert decodes == [2]  # decoded once; the second call is a cache hit
     full = video.frames_at([1.0])
-    assert decodes == [2]  # the full-size frames, once; everything after is a cache hit
+    assert decodes == [2, 1]  # the full-size frame was not kept: memory follows what callers ask for
     assert np.array_equal(np.asarray(first[0]), np.asarray(again[1]))
     assert np.array_equal(np.asarray(first[0]), np.asarray(resize_to_budget(full[0], **budget)))
     assert first[0].size == (252, 168)  # 320x240 at <= 64 x 28 x 28 pixels, sides multiples of 28
@@ -140,6 +145,46 @@ def test_a_group_starting_together_opens_and_decodes_each_frame_once(video_cases
         results = list(pool.map(rollout, range(8)))
     assert results == [_expected(video_cases["h264_bframes_ntsc"], [1.0, 5.0, 9.0])] * 8
     assert opened == ["torchcodec"] and decoded == [3]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_service_says_which_frame_it_showed_by_the_episodes_rule(tmp_path, backend):
+    path = write_video(tmp_path / "two.mp4", (paint_index(i, 64, 48) for i in range(60)), 30)
+    video = open_video(path, backend=backend)
+    times = [0.0, 1.0, 1.99, 2.0, 1.0 / 30 - 1e-4]
+    shown = [read_index(im) for im in video.frames_at(times)]
+    assert video.frame_indices(times) == shown == [0, 30, 59, 59, 0]
+    assert video.grid == FrameGrid.of(2.0, 30) and [video.grid.frame_at(t) for t in times] == shown
+
+
+def test_a_long_call_decodes_in_chunks_and_keeps_only_resized_frames(tmp_path):
+    path = write_video(tmp_path / "long.mp4", (paint_index(i, 320, 240) for i in range(200)), 25)
+    video = open_video(path)
+    decodes = _count_decodes(video)
+    times = [i / 25 for i in range(200)]
+    images = video.frames_at(times, max_pixels=4 * 28 * 28)
+    assert max(decodes) <= DECODE_CHUNK and sum(decodes) == 200
+    assert all(im.width * im.height <= 4 * 28 * 28 for im in images)
+    assert frame_cache.size == sum(np.asarray(im).nbytes for im in images)  # no full-size frame kept
+
+
+def test_a_decode_that_timed_out_stops_instead_of_running_on(tmp_path):
+    path = write_video(tmp_path / "slow.mp4", (paint_index(i, 64, 48) for i in range(100)), 25)
+    video = open_video(path, timeout=0.5)
+    backend = video._decoder.backend
+    real, release, chunks = backend.frames_played_at, threading.Event(), []
+
+    def slow(seconds):
+        chunks.append(len(seconds))
+        release.wait()
+        return real(seconds)
+
+    backend.frames_played_at = slow
+    with pytest.raises(VideoError, match="timed out"):
+        video.frames_at([i / 25 for i in range(100)])
+    release.set()
+    time.sleep(0.5)
+    assert chunks == [DECODE_CHUNK]  # the abandoned decode stopped after the chunk it was in
 
 
 def test_lru_cache_stays_within_its_byte_budget():

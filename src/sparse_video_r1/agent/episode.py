@@ -7,13 +7,12 @@ and stops the episode with `stop(reason)` when its token budget would be exceede
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sparse_video_r1.agent.protocol import OPTION_LETTERS, Answer, FrameRequest, Invalid, parse_reply
-from sparse_video_r1.video.timestamps import random_timestamps, uniform_timestamps
+from sparse_video_r1.video.timestamps import FrameGrid, random_timestamps, uniform_timestamps
 
 
 @dataclass(frozen=True)
@@ -85,21 +84,18 @@ class EpisodeRecord:
 
 
 class Episode:
-    """The rules of one episode: `opening()` once, then `step(reply)` per reply until it returns None."""
+    """The rules of one episode: `opening()` once, then `step(reply)` per reply until it returns None.
+
+    `grid` is the video's frame grid (duration, fps, frame count): two times on the same frame are one
+    frame, shown and charged once."""
 
     def __init__(
-        self,
-        question: Question,
-        duration: float,
-        config: EpisodeConfig | None = None,
-        *,
-        fps: float | None = None,
-        seed: int = 0,
+        self, question: Question, grid: FrameGrid, config: EpisodeConfig | None = None, *, seed: int = 0
     ) -> None:
         self.question = question
-        self.duration = duration
+        self.grid = grid
+        self.duration = grid.duration
         self.config = config or EpisodeConfig()
-        self.fps = fps
         self.seed = seed
         self.record = EpisodeRecord()
         self._seen: set[int] = set()
@@ -122,7 +118,8 @@ class Episode:
             times = random_timestamps(self.duration, count, self.seed)
         else:
             raise ValueError(f"unknown first_strategy {config.first_strategy!r}: use 'uniform' or 'random'")
-        parts: list[Part] = [f"{self._introduction()} Here are {len(times)} frames from it.\n"]
+        times = self._new_frames(times)  # a very short video has fewer frames than asked for
+        parts: list[Part] = [f"{self._introduction()} Here {_are(len(times))} from it.\n"]
         parts += self._show(times, round_=0)
         parts.append("\n" + self._instructions())
         return parts
@@ -156,7 +153,7 @@ class Episode:
                 return None
             return [f"Your reply was not valid: {action.reason}.\n" + self._instructions()]
         self.record.actions.append("frames")
-        parts: list[Part] = [f"Here are the {len(action.times)} frames you asked for.\n"]
+        parts: list[Part] = [f"Here {_are(len(action.times), 'the ')} you asked for.\n"]
         parts += self._show(action.times, round_=self.record.rounds)
         parts.append("\n" + self._instructions())
         return parts
@@ -166,14 +163,19 @@ class Episode:
         if not self.done:
             self.record.end = reason
 
-    def _frame_key(self, time: float) -> int:
-        """Two times show the same frame when they fall in the same frame interval (or the same ms)."""
-        return math.floor(time * self.fps + 1e-6) if self.fps else round(time * 1000)
+    def _new_frames(self, times: Sequence[float]) -> list[float]:
+        """The times that show a frame not yet shown, the first time of each frame, in order."""
+        new: dict[int, float] = {}
+        for time in times:
+            frame = self.grid.frame_at(time)
+            if frame not in self._seen:
+                new.setdefault(frame, time)
+        return list(new.values())
 
     def _show(self, times: Sequence[float], round_: int) -> list[Part]:
         parts: list[Part] = []
         for time in times:
-            self._seen.add(self._frame_key(time))
+            self._seen.add(self.grid.frame_at(time))
             self.record.frames.append({"time": time, "round": round_})
             parts += [
                 f"Frame at {time:.1f} s: ",
@@ -190,6 +192,8 @@ class Episode:
         config = self.config
         if self.rounds_left <= 0:
             return Invalid("this was the last round, so it had to answer")
+        if self._frames_left() <= 0:
+            return Invalid(f"no more frames can be shown: all {config.max_frames} have been, so answer")
         outside = [t for t in request.times if not 0 <= t <= self.duration]
         if outside:
             return Invalid(f"times {_seconds(outside)} are outside the video (0 to {self.duration:.1f} s)")
@@ -197,34 +201,42 @@ class Episode:
             return Invalid(
                 f"it asked for {len(request.times)} frames; at most {config.frames_per_request} at a time"
             )
-        new: dict[int, float] = {}
-        for time in request.times:
-            key = self._frame_key(time)
-            if key not in self._seen:
-                new.setdefault(key, time)
+        new = self._new_frames(request.times)
         if not new:
             return Invalid("every frame it asked for has been shown already")
         if len(new) > self._frames_left():
             return Invalid(f"only {self._frames_left()} more frames can be shown")
-        return FrameRequest(tuple(new.values()))
+        return FrameRequest(tuple(new))
 
     def _instructions(self, frames_shown: int | None = None) -> str:
         letters = self.question.letters
         answer = f"<answer>X</answer>, where X is one of {', '.join(letters)}"
         frames_left = self._frames_left(frames_shown)
-        if self.rounds_left <= 1 or frames_left <= 0:
+        rounds_left = self.rounds_left
+        if rounds_left <= 1:
             return (
                 "This is your last reply. Think inside <think> </think>, "
                 f"then give your final answer as {answer}."
+            )
+        if frames_left <= 0:
+            return (
+                f"You have seen all {self.config.max_frames} frames you may see, so no more can be shown. "
+                f"Think inside <think> </think>, then answer with {answer}. "
+                f"You have {rounds_left} replies left."
             )
         ask = min(self.config.frames_per_request, frames_left)
         return (
             "Think inside <think> </think>. Then either answer with "
             f"{answer}, or ask for up to {ask} more frames with <frames>t1, t2, ...</frames>, "
             f"giving times in seconds between 0 and {self.duration:.1f}. "
-            f"You have {self.rounds_left} replies left, the last of which must answer, "
+            f"You have {rounds_left} replies left, the last of which must answer, "
             f"and {frames_left} more frames in all."
         )
+
+
+def _are(count: int, article: str = "") -> str:
+    """'are the 3 frames' / 'is the 1 frame'."""
+    return f"are {article}{count} frames" if count != 1 else f"is {article}1 frame"
 
 
 def _seconds(times: Sequence[float]) -> str:

@@ -18,6 +18,7 @@ from sparse_video_r1.agent.episode import Episode
 from sparse_video_r1.agent.episode import Question as EpisodeQuestion
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.data.manifest import Manifest, VideoEntry
+from sparse_video_r1.video.timestamps import FrameGrid
 
 AGENT_NAME = "frame_request"  # the agent loop registered in agent/agent_loop.yaml
 
@@ -43,7 +44,8 @@ class Question:
 
 def verl_row(question: Question, video: VideoEntry, split: str, index: int, data_source: str) -> dict:
     """A row of verl's RL dataset; `extra_info` carries what the agent loop and the reward read."""
-    prompt = Episode(EpisodeQuestion(question.text, question.options), video.duration).prompt_text()
+    grid = FrameGrid(video.duration, video.fps, video.num_frames)
+    prompt = Episode(EpisodeQuestion(question.text, question.options), grid).prompt_text()
     return {
         "data_source": data_source,
         "agent_name": AGENT_NAME,
@@ -94,9 +96,9 @@ def write_splits(
     manifest.probe_all([q.video for qs in splits.values() for q in qs if q.video is not None])
     reports, skipped = {}, []
     for split, questions in splits.items():
-        good = []
+        good, first_seen = [], {}
         for question in questions:
-            reason = _unusable(question, manifest)
+            reason = _unusable(question, manifest, first_seen)
             if reason:
                 skipped.append(
                     {
@@ -126,7 +128,23 @@ def write_splits(
     return reports
 
 
-def _unusable(question: Question, manifest: Manifest) -> str:
+def _unusable(question: Question, manifest: Manifest, first_seen: dict[tuple[str, str], str]) -> str:
+    """Why a question cannot become a row, or "" (`first_seen`: the source of each (video, qid) so far)."""
+    key = (question.video_id, question.qid)
+    if key in first_seen:
+        return f"duplicate of video {key[0]} question {key[1]} at {first_seen[key]}"
+    first_seen[key] = question.source
+    empty = [OPTION_LETTERS[i] for i, option in enumerate(question.options) if not option.strip()]
+    if empty:
+        return f"option {', '.join(empty)} is empty"
+    same = [
+        (OPTION_LETTERS[i], OPTION_LETTERS[j])
+        for i, a in enumerate(question.options)
+        for j, b in enumerate(question.options[i + 1 :], i + 1)
+        if a.strip().casefold() == b.strip().casefold()
+    ]
+    if same:
+        return "options " + ", ".join(f"{a} and {b}" for a, b in same) + " are the same"
     if question.video is None:
         return "video id not in the dataset's video map"
     entry = manifest[question.video]

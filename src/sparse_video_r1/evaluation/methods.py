@@ -16,7 +16,7 @@ from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part,
 from sparse_video_r1.agent.frames import decode_frames
 from sparse_video_r1.evaluation.answer_letter import read_letter
 from sparse_video_r1.evaluation.records import SampleRecord
-from sparse_video_r1.video import Video, random_timestamps, uniform_timestamps
+from sparse_video_r1.video import FrameGrid, Video, random_timestamps, uniform_timestamps
 
 Chat = Callable[[list[dict]], str]
 # lmms-eval's instruction for NExT-QA multiple choice.
@@ -98,7 +98,8 @@ def agent(
 ) -> SampleRecord:
     """The multi-round episode: the model asks for frames until it answers or runs out of rounds.
     `stop_on` are the backend's "the conversation no longer fits" errors: the episode ends on its budget."""
-    episode = Episode(sample.question, video.duration, config, fps=video.fps, seed=sample.seed)
+    grid = FrameGrid(video.duration, video.fps, video.num_frames)
+    episode = Episode(sample.question, grid, config, seed=sample.seed)
     content, images = _content(episode.opening(), video)
     messages, replies, tokens = [{"role": "user", "content": content}], [], _tokens(images)
     while True:

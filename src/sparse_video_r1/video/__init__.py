@@ -8,6 +8,7 @@ first = video.frames_at(uniform_timestamps(video.duration, 5))
 from sparse_video_r1.video.images import draw_timestamp, resize_to_budget
 from sparse_video_r1.video.reader import Frames, Video, VideoError, VideoInfo, open_video
 from sparse_video_r1.video.timestamps import (
+    FrameGrid,
     TimestampError,
     check_timestamps,
     clip_timestamps,
@@ -17,6 +18,7 @@ from sparse_video_r1.video.timestamps import (
 )
 
 __all__ = [
+    "FrameGrid",
     "Frames",
     "TimestampError",
     "Video",

@@ -1,20 +1,21 @@
 """`open_video(path) -> Video`: exact frames at any time, from caches shared by every rollout of a process.
 
 How a time becomes a frame: on a constant-frame-rate video, frame i is on screen during
-[i / fps, (i + 1) / fps), so time t shows frame floor(t * fps). That index keys the frame cache, and the
-decoder is asked for the middle of the frame's interval, which float rounding cannot push into a
-neighbour. Every decoded frame's presentation time is checked against its index; a video whose frames do
-not sit on that grid (variable frame rate) is re-indexed once and served by exact time lookups, uncached.
+[i / fps, (i + 1) / fps) (`FrameGrid.frame_at`, the rule the episode uses too). That index keys the frame
+cache, and the decoder is asked for the middle of the frame's interval, which float rounding cannot push
+into a neighbour. Frames are decoded in chunks and resized as they come, so a call's memory follows the
+size of what it returns. Every decoded frame's presentation time is checked against its index; a video
+whose frames do not sit on that grid (variable frame rate) is re-indexed once and served by exact time
+lookups, uncached.
 
 Concurrency: one decoder per video and process, used by one thread at a time; a thread that waited for
 it looks in the frame cache again before decoding, so a GRPO group decodes each frame once. No call
-waits longer than its timeout: decoder work runs on a daemon thread, and a decoder that overruns is
-marked dead and replaced on the next call.
+waits longer than its timeout: decoder work runs on a daemon thread, a decoder that overruns is marked
+dead and replaced on the next call, and its unfinished work stops at its next chunk.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
@@ -30,7 +31,12 @@ from PIL import Image
 from sparse_video_r1.video.backends import Backend, StreamInfo, backends_to_try, open_backend
 from sparse_video_r1.video.cache import decoder_cache, frame_cache
 from sparse_video_r1.video.images import budget_size, draw_timestamp, resize_to
-from sparse_video_r1.video.timestamps import check_timestamps, clip_timestamps, overview_timestamps
+from sparse_video_r1.video.timestamps import (
+    FrameGrid,
+    check_timestamps,
+    clip_timestamps,
+    overview_timestamps,
+)
 
 DECODE_TIMEOUT = float(os.environ.get("SVR1_DECODE_TIMEOUT", "60"))
 _open_locks = [threading.Lock() for _ in range(64)]  # opens of one file wait for each other
@@ -84,17 +90,24 @@ class _Decoder:
         self.dead = False  # overran a deadline: never used again
 
 
-def _with_deadline(work: Callable[[], T], deadline: float, lock: threading.Lock | None = None) -> T:
-    """Run `work` on a daemon thread and wait for it until `deadline` (time.monotonic()). With `lock`, the
-    lock is taken here within the deadline and released by the worker when it finishes."""
+class _Cancelled(Exception):
+    """The caller stopped waiting: the decode gives up at its next chunk."""
+
+
+def _with_deadline(
+    work: Callable[[threading.Event], T], deadline: float, lock: threading.Lock | None = None
+) -> T:
+    """Run `work(cancel)` on a daemon thread and wait for it until `deadline` (time.monotonic()). With
+    `lock`, the lock is taken here within the deadline and released by the worker when it finishes. On an
+    overrun `cancel` is set: work that checks it stops, and frees what it holds, instead of running on."""
     if lock is not None and not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
         raise _Overrun
     outcome: dict = {}
-    done = threading.Event()
+    done, cancel = threading.Event(), threading.Event()
 
     def run() -> None:
         try:
-            outcome["value"] = work()
+            outcome["value"] = work(cancel)
         except BaseException as error:
             outcome["error"] = error
         finally:
@@ -104,6 +117,7 @@ def _with_deadline(work: Callable[[], T], deadline: float, lock: threading.Lock 
 
     threading.Thread(target=run, name="svr1-decode", daemon=True).start()
     if not done.wait(max(0.0, deadline - time.monotonic())):
+        cancel.set()
         raise _Overrun
     if "error" in outcome:
         raise outcome["error"]
@@ -144,7 +158,7 @@ def _acquire(path: Path, names: Sequence[str], deadline: float, timeout: float) 
         failures = []
         for name in names:
             try:
-                backend = _with_deadline(lambda name=name: open_backend(str(path), name), deadline)
+                backend = _with_deadline(lambda _, name=name: open_backend(str(path), name), deadline)
             except _Overrun:
                 failures.append(f"{name}: timed out after {timeout:g} s")
                 continue
@@ -209,15 +223,23 @@ class Video:
         """
         check_timestamps(seconds, self.duration, source=self.path)
         seconds = [float(t) for t in seconds]
-        if min_pixels is None and max_pixels is None:
-            arrays = self._arrays_at(seconds)
-        else:
+        size = None
+        if min_pixels is not None or max_pixels is not None:
             size = budget_size(self.width, self.height, min_pixels or 28 * 28, max_pixels or 2**31)
-            arrays = self._resized_at(seconds, size)
-        images = [Image.fromarray(array) for array in arrays]
+        images = [Image.fromarray(array) for array in self._arrays_at(seconds, size)]
         if timestamps:
             images = [draw_timestamp(im, t) for im, t in zip(images, seconds, strict=True)]
         return images
+
+    @property
+    def grid(self) -> FrameGrid:
+        return FrameGrid(self.duration, self.fps, self.num_frames)
+
+    def frame_indices(self, seconds: Sequence[float]) -> list[int]:
+        """Which frame `frames_at` shows for each time: its index on the video's frame grid (the episode's
+        rule too). A variable-frame-rate file is served by exact presentation time; its index here is on
+        the grid of its average rate."""
+        return [self.grid.frame_at(t) for t in seconds]
 
     def overview(self, fps: float = 2.0, max_frames: int = 768, **image_options) -> Frames:
         """LOVE-R1's fast view: frames across the whole video at `fps`, at most `max_frames`."""
@@ -229,48 +251,22 @@ class Video:
         times = clip_timestamps(start, end, count)
         return Frames(times, self.frames_at(times, **image_options))
 
-    def _cells(self, seconds: list[float]) -> list[int]:
-        return [min(self.num_frames - 1, math.floor(t * self.fps + 1e-6)) for t in seconds]
-
-    def _cached(self, cells: list[int]) -> list[np.ndarray] | None:
-        found = [frame_cache.get((self._key, cell)) for cell in cells]
-        return None if any(array is None for array in found) else found
-
-    def _resized_at(self, seconds: list[float], size: tuple[int, int]) -> list[np.ndarray]:
-        """Frames at a pixel budget, cached at that size too: the rollouts of a group ask for the same
-        frames at the same budget, and resizing costs more than a cache hit."""
-
-        def resize(array: np.ndarray) -> np.ndarray:
-            if (array.shape[1], array.shape[0]) == size:
-                return array
-            resized = np.asarray(resize_to(Image.fromarray(array), size))
-            resized.setflags(write=False)
-            return resized
-
-        if not self._decoder.on_grid:
-            return [resize(array) for array in self._arrays_at(seconds)]
-        cells = self._cells(seconds)
-        found = {cell: frame_cache.get((self._key, cell, size)) for cell in set(cells)}
-        missing = {cell: t for cell, t in zip(cells, seconds, strict=True) if found[cell] is None}
-        if missing:
-            full = self._arrays_at(list(missing.values()))
-            if not self._decoder.on_grid:  # found off the grid just now: cells do not name frames
-                return [resize(array) for array in self._arrays_at(seconds)]
-            for cell, array in zip(missing, full, strict=True):
-                found[cell] = resize(array)
-                frame_cache.put((self._key, cell, size), found[cell])
-        return [found[cell] for cell in cells]
-
-    def _arrays_at(self, seconds: list[float]) -> list[np.ndarray]:
-        cells = self._cells(seconds)
-        if self._decoder.on_grid and (hit := self._cached(cells)) is not None:
-            return hit
+    def _arrays_at(self, seconds: list[float], size: tuple[int, int] | None) -> list[np.ndarray]:
+        """The frames at `size` (None: as decoded), from the cache where it has them. Frames are cached at
+        the size asked for: the rollouts of a group ask for the same frames at the same budget."""
+        on_grid = self._decoder.on_grid
+        cells = self.frame_indices(seconds)
+        found = {cell: frame_cache.get((self._key, cell, size)) for cell in set(cells)} if on_grid else {}
+        if on_grid and all(array is not None for array in found.values()):
+            return [found[cell] for cell in cells]
         deadline = time.monotonic() + self._timeout
         if self._decoder.dead:  # it overran an earlier call: open the file afresh
             self._key, self._decoder = _acquire(self._file, self._backends, deadline, self._timeout)
         decoder = self._decoder
         try:
-            return _with_deadline(lambda: self._decode(decoder, seconds, cells), deadline, decoder.lock)
+            return _with_deadline(
+                lambda cancel: self._decode(decoder, seconds, cells, size, cancel), deadline, decoder.lock
+            )
         except _Overrun:
             decoder.dead = True
             decoder_cache.discard(self._key, decoder)
@@ -279,35 +275,66 @@ class Video:
             at = ", ".join(f"{t:.3f}" for t in seconds)
             raise VideoError(self.path, f"cannot decode the frames at {at} s ({_reason(error)})") from error
 
-    def _decode(self, decoder: _Decoder, seconds: list[float], cells: list[int]) -> list[np.ndarray]:
-        """Runs with the decoder to itself."""
+    def _decode(
+        self,
+        decoder: _Decoder,
+        seconds: list[float],
+        cells: list[int],
+        size: tuple[int, int] | None,
+        cancel: threading.Event,
+    ) -> list[np.ndarray]:
+        """Runs with the decoder to itself. Decodes in chunks and resizes each frame as it comes, so memory
+        follows the output size, not the source's; stops at the next chunk once `cancel` is set."""
         if decoder.on_grid:
             # Look again: another rollout may have decoded these frames while this one waited.
-            found = {cell: frame_cache.get((self._key, cell)) for cell in set(cells)}
+            found = {cell: frame_cache.get((self._key, cell, size)) for cell in set(cells)}
             missing = sorted(cell for cell, array in found.items() if array is None)
-            if not missing:
-                return [found[cell] for cell in cells]
             frame_time = 1.0 / self.fps
-            pairs = decoder.backend.frames_played_at([self._begin + (c + 0.5) * frame_time for c in missing])
-            on_grid = [
-                abs(pts - self._begin - c * frame_time) <= frame_time / 4
-                for c, (pts, _) in zip(missing, pairs, strict=True)
-            ]
-            if all(on_grid):
-                for cell, (_, array) in zip(missing, pairs, strict=True):
-                    array.setflags(write=False)  # shared by every caller that asks for this frame
-                    frame_cache.put((self._key, cell), array)
-                    found[cell] = array
+            targets = [self._begin + (cell + 0.5) * frame_time for cell in missing]
+            for chunk in _chunks(range(len(missing)), cancel):
+                pairs = decoder.backend.frames_played_at([targets[i] for i in chunk])
+                if any(
+                    abs(pts - self._begin - missing[i] * frame_time) > frame_time / 4
+                    for i, (pts, _) in zip(chunk, pairs, strict=True)
+                ):
+                    # Off the grid: those frames answered the wrong times. Index once, look up by time.
+                    decoder.backend.index_all_frames()
+                    decoder.on_grid = False
+                    break
+                for i, (_, array) in zip(chunk, pairs, strict=True):
+                    found[missing[i]] = _shared(_resize(array, size))
+                    frame_cache.put((self._key, missing[i], size), found[missing[i]])
+            else:
                 return [found[cell] for cell in cells]
-            # Off the grid: those frames answered the wrong times. Index once, then look up by time.
-            decoder.backend.index_all_frames()
-            decoder.on_grid = False
         # At exactly `duration` the last frame is on screen; decoders treat the stream's end as exclusive.
         last = self._begin + self.duration - 1e-6
         stream_seconds = [min(self._begin + t, last) for t in seconds]
         order = sorted(range(len(seconds)), key=stream_seconds.__getitem__)
-        pairs = decoder.backend.frames_played_at([stream_seconds[i] for i in order])
         arrays: list[np.ndarray] = [np.empty(0)] * len(seconds)
-        for i, (_, array) in zip(order, pairs, strict=True):
-            arrays[i] = array
+        for chunk in _chunks(order, cancel):
+            pairs = decoder.backend.frames_played_at([stream_seconds[i] for i in chunk])
+            for i, (_, array) in zip(chunk, pairs, strict=True):
+                arrays[i] = _shared(_resize(array, size))
         return arrays
+
+
+DECODE_CHUNK = 16  # frames decoded at full size before they are resized: 44 MB at 1280x720
+
+
+def _chunks(items: Sequence[int], cancel: threading.Event):
+    for start in range(0, len(items), DECODE_CHUNK):
+        if cancel.is_set():
+            raise _Cancelled
+        yield list(items[start : start + DECODE_CHUNK])
+
+
+def _resize(array: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or (array.shape[1], array.shape[0]) == size:
+        return array
+    return np.asarray(resize_to(Image.fromarray(array), size))
+
+
+def _shared(array: np.ndarray) -> np.ndarray:
+    """Read-only: a cached frame is handed to every caller that asks for it."""
+    array.setflags(write=False)
+    return array

@@ -6,10 +6,38 @@ import math
 import numbers
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class TimestampError(ValueError):
     """A requested time lies outside [0, duration] of a video."""
+
+
+@dataclass(frozen=True)
+class FrameGrid:
+    """Where a constant-rate video's frames sit in time: frame i is on screen during [i / fps, (i + 1) / fps),
+    and the last frame stays on screen to the end. `frame_at` is the one rule that maps a time to a frame:
+    the frame service keys its cache with it and the episode uses it to never show a frame twice."""
+
+    duration: float
+    fps: float
+    num_frames: int
+
+    @classmethod
+    def of(cls, duration: float, fps: float, num_frames: int | None = None) -> FrameGrid:
+        """The grid of a video's metadata; raises ValueError naming what is wrong with it."""
+        duration, fps = float(duration), float(fps)
+        if not (math.isfinite(duration) and duration >= 0):
+            raise ValueError(f"duration {duration!r} is not a number of seconds >= 0")
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"frame rate {fps!r} is not a positive number")
+        frames = int(num_frames) if num_frames else max(1, round(duration * fps))
+        if frames < 1:
+            raise ValueError(f"frame count {num_frames!r} is not positive")
+        return cls(duration, fps, frames)
+
+    def frame_at(self, seconds: float) -> int:
+        return max(0, min(self.num_frames - 1, math.floor(seconds * self.fps + 1e-6)))
 
 
 def uniform_timestamps(duration: float, count: int) -> list[float]:
@@ -19,12 +47,11 @@ def uniform_timestamps(duration: float, count: int) -> list[float]:
 
 
 def random_timestamps(duration: float, count: int, seed: int) -> list[float]:
-    """`count` distinct sorted times drawn at random (reproducibly for a seed) from [0, duration)."""
+    """`count` distinct sorted times on the millisecond grid drawn at random (reproducibly for a seed) from
+    [0, duration); fewer when the video is shorter than `count` milliseconds."""
     _check_count(count)
     milliseconds = range(max(1, int(duration * 1000)))
-    if count > len(milliseconds):
-        raise ValueError(f"cannot draw {count} distinct times from {duration} s")
-    return sorted(ms / 1000 for ms in random.Random(seed).sample(milliseconds, count))
+    return sorted(ms / 1000 for ms in random.Random(seed).sample(milliseconds, min(count, len(milliseconds))))
 
 
 def overview_timestamps(duration: float, fps: float = 2.0, max_frames: int = 768) -> list[float]:
