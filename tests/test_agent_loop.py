@@ -164,3 +164,35 @@ def test_a_broken_video_is_skipped_and_reported_not_a_crash(tiny_model_dir, tmp_
     assert out.non_tensor_batch["acc"][0] == 0.0 and out.batch["rm_scores"][0].sum().item() == 0.0
     assert out.non_tensor_batch["episode"][1]["num_frames"] >= 5  # the other row ran normally
     assert np.isfinite(out.batch["rollout_log_probs"].numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("duration", "why"),
+    [
+        (12.0, "the row says the video lasts 12.00 s but"),  # the file was re-encoded shorter since prepare
+        (float("nan"), "duration nan is not a number"),
+        (-1.0, "duration -1.0 is not a number"),
+    ],
+)
+def test_stale_or_broken_row_metadata_is_a_reported_skip_not_a_crash(
+    tiny_model_dir, video, server, duration, why
+):
+    config = compose_config(tiny_model_dir)
+    out = _run(config, server, make_batch([row(video, duration), row(video, DURATION, index=1)]))
+    episode = out.non_tensor_batch["episode"][0]
+    assert episode["end"].startswith("video error: " + why) and episode["rounds"] == 0
+    assert int(out.batch["response_mask"][0].sum()) == 0 and out.batch["rm_scores"][0].sum().item() == 0.0
+    assert out.non_tensor_batch["episode"][1]["num_frames"] >= 5
+
+
+def test_the_reward_judges_the_turn_the_loop_accepted_even_if_its_thinking_looks_like_a_header(
+    tiny_model_dir, video, server
+):
+    replies = ["<think>I see\nassistant\nthe square turns red</think><answer>B</answer>"]
+    out = _run(
+        compose_config(tiny_model_dir),
+        ScriptedServer(server.generator, replies),
+        make_batch([row(video, DURATION, answer="B")]),
+    )
+    assert out.non_tensor_batch["episode"][0]["end"] == "answer"
+    assert out.batch["rm_scores"][0].sum().item() == pytest.approx(1.1)

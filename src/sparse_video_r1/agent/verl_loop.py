@@ -6,12 +6,15 @@ user turn shows, and merges that turn with verl's continuous-token helpers (envi
 0). A turn's frames join the trajectory's image list only once the turn is known to fit the response
 budget; the episode ends, with reason "token budget", when the next turn would not.
 
-A video that cannot be decoded does not crash the step: the episode ends with reason "video error: ...",
-the prompt shows grey placeholder frames (every sample stays multimodal), and the single response token
-is masked out of the loss. The reward scores it 0 and the record says why.
+A video that cannot be decoded, or a row whose metadata does not fit its file (a duration that is not a
+number, or longer than the file), does not crash the step: the episode ends with reason
+"video error: ...", the prompt shows the question and a grey placeholder frame (every sample stays
+multimodal), and the single response token is masked out of the loss. The reward scores it 0 and the
+record says why.
 
 Rows carry in `extra_info`: `video` (path), `duration` (s), `question`, `options` (list), and optionally
-`fps` and `index` (seeds the random first frames, so a GRPO group starts from the same frames).
+`index` (seeds the random first frames, so a GRPO group starts from the same frames). The frame grid
+(fps, frame count) comes from the file itself, as the frame service sees it.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from PIL import Image
 from verl.experimental.agent_loop import AgentLoopBase, AgentLoopOutput
 from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.episode import Episode, EpisodeConfig, EpisodeRecord, FrameAt, Part, Question
 from sparse_video_r1.agent.frames import decode_frames
-from sparse_video_r1.video import Video, VideoError, open_video
+from sparse_video_r1.video import FrameGrid, Video, VideoError, open_video
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class _Trajectory:
     log_probs: list[float] = field(default_factory=list)
     versions: dict[str, int | None] = field(default_factory=dict)
 
-    def output(self, episode: Episode) -> AgentLoopOutput:
+    def output(self, record: EpisodeRecord) -> AgentLoopOutput:
         return AgentLoopOutput(
             prompt_ids=self.token_ids[: self.prompt_length],
             response_ids=self.token_ids[self.prompt_length :],
@@ -54,7 +57,7 @@ class _Trajectory:
             multi_modal_data={"images": self.images},
             num_turns=len(self.messages),
             metrics=AgentLoopMetrics(),
-            extra_fields={"episode": episode.record.as_dict(), **self.versions},
+            extra_fields={"episode": record.as_dict(), **self.versions},
         )
 
 
@@ -69,21 +72,18 @@ class FrameRequestAgentLoop(AgentLoopBase):
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         info = kwargs["extra_info"]
-        episode = Episode(
-            Question(info["question"], tuple(info["options"])),
-            float(info["duration"]),
-            self.episode_config,
-            fps=info.get("fps"),
-            seed=int(info.get("index", 0)),
-        )
+        question = Question(info["question"], tuple(info["options"]))
         request_id = uuid4().hex  # one id for every round: sticky routing and prefix caching
-        opening = episode.opening()
         try:
             video = await asyncio.to_thread(open_video, info["video"])
-            content, images = await self._render(opening, video)
-        except VideoError as error:
-            logger.warning("skipping the episode of row %s: %s", info.get("index"), error)
-            return await self._skipped(episode, opening, error, sampling_params, request_id)
+            episode = Episode(
+                question, _grid(info, video), self.episode_config, seed=int(info.get("index", 0))
+            )
+            content, images = await self._render(episode.opening(), video)
+        except (VideoError, ValueError) as error:  # a broken file or stale metadata: this row only
+            reason = error.cause if isinstance(error, VideoError) else str(error)
+            logger.warning("skipping the episode of row %s: %s", info.get("index"), reason)
+            return await self._skipped(question, reason, sampling_params, request_id)
         trajectory = await self._start(content, images)
 
         while True:
@@ -108,9 +108,10 @@ class FrameRequestAgentLoop(AgentLoopBase):
                 break
             try:
                 content, new_images = await self._render(turn, video)
-            except VideoError as error:
-                logger.warning("ending the episode of row %s: %s", info.get("index"), error)
-                episode.stop(f"video error: {error.cause}")
+            except (VideoError, ValueError) as error:
+                reason = error.cause if isinstance(error, VideoError) else str(error)
+                logger.warning("ending the episode of row %s: %s", info.get("index"), reason)
+                episode.stop(f"video error: {reason}")
                 break
             messages = [*trajectory.messages, {"role": "user", "content": content}]
             merged, mask, log_probs = await self.ct_merge_context_msg(
@@ -131,7 +132,7 @@ class FrameRequestAgentLoop(AgentLoopBase):
             trajectory.messages = messages
             trajectory.images += new_images
 
-        return trajectory.output(episode)
+        return trajectory.output(episode.record)
 
     async def _start(self, content: list[dict], images: list[Image.Image]) -> _Trajectory:
         messages = [{"role": "user", "content": content}]
@@ -153,23 +154,20 @@ class FrameRequestAgentLoop(AgentLoopBase):
         return output
 
     async def _skipped(
-        self,
-        episode: Episode,
-        opening: list[Part],
-        error: VideoError,
-        sampling_params: dict[str, Any],
-        request_id: str,
+        self, question: Question, reason: str, sampling_params: dict[str, Any], request_id: str
     ) -> AgentLoopOutput:
-        """A masked-out stand-in for an episode whose video failed: grey frames, one generated token
-        (so the trainer still learns which weights it ran under), nothing to learn from."""
-        episode.stop(f"video error: {error.cause}")
-        content, images = await self._render(opening, None)
+        """A masked-out stand-in for an episode whose video or metadata failed: the question and one grey
+        frame (every sample stays multimodal), one generated token (so the trainer still learns which
+        weights it ran under), nothing to learn from."""
+        record = EpisodeRecord(end=f"video error: {reason}")
+        placeholder = FrameAt(0.0, self.episode_config.max_pixels, self.episode_config.min_pixels)
+        content, images = await self._render([question.render() + "\n", placeholder], None)
         trajectory = await self._start(content, images)
         output = await self._generate(request_id, trajectory, {**sampling_params, "max_tokens": 1})
         trajectory.token_ids += output.token_ids
         trajectory.mask = [0] * len(output.token_ids)
         trajectory.log_probs = [0.0] * len(output.token_ids)
-        return trajectory.output(episode)
+        return trajectory.output(record)
 
     async def _render(self, parts: list[Part], video: Video | None) -> tuple[list[dict], list[Image.Image]]:
         """Chat content for a turn's parts and its images, in order; without a video, grey placeholders."""
@@ -183,3 +181,15 @@ class FrameRequestAgentLoop(AgentLoopBase):
             for part in parts
         ]
         return content, images
+
+
+def _grid(info: dict, video: Video) -> FrameGrid:
+    """The episode's frame grid: the row's duration (what the prompt states) on the file's frames. A row
+    that claims more time than the file holds (re-encoded since `svr1 prepare`?) is a ValueError."""
+    grid = FrameGrid.of(info["duration"], video.fps, video.num_frames)
+    if grid.duration > video.duration + 1 / video.fps:
+        raise ValueError(
+            f"the row says the video lasts {grid.duration:.2f} s but {video.path} lasts "
+            f"{video.duration:.2f} s (re-encoded since `svr1 prepare`?)"
+        )
+    return grid
