@@ -157,6 +157,50 @@ def test_malformed_csvs_name_the_file_and_line(nextqa_raw, tmp_path, capsys, edi
     assert str(broken / "nextqa" / "val.csv") in err and message in err
 
 
+def _copy_raw(nextqa_raw: Path, root: Path) -> Path:
+    """The raw layout with the same map and videos, for a val.csv edited by the test."""
+    broken = root / "raw"
+    (broken / "nextqa").mkdir(parents=True)
+    (broken / "map_vid_vidorID.json").write_text((nextqa_raw / "map_vid_vidorID.json").read_text())
+    (broken / "NExTVideo").symlink_to(nextqa_raw / "NExTVideo")
+    return broken
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(nextqa_raw, tmp_path):
+    raw = _copy_raw(nextqa_raw, tmp_path)
+    text = (nextqa_raw / "nextqa" / "val.csv").read_text(encoding="utf-8")
+    (raw / "nextqa" / "val.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert _prepare(raw, tmp_path / "out") == 0
+    assert len(pd.read_parquet(tmp_path / "out" / "val.parquet")) == 8
+
+
+def test_a_csv_that_is_not_utf8_names_the_file_and_line(nextqa_raw, tmp_path, capsys):
+    raw = _copy_raw(nextqa_raw, tmp_path)
+    text = (nextqa_raw / "nextqa" / "val.csv").read_text(encoding="utf-8")
+    lines = [line.encode("utf-8") for line in text.splitlines(keepends=True)]
+    lines[3] = lines[3].replace(b"what", b"caf\xe9 what")  # one Latin-1 byte in a UTF-8 file
+    (raw / "nextqa" / "val.csv").write_bytes(b"".join(lines))
+    assert _prepare(raw, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert f"{raw / 'nextqa' / 'val.csv'}, line 4: byte 0xe9 is not UTF-8" in err
+
+
+def test_duplicate_questions_and_empty_or_repeated_options_are_skipped_with_their_line(nextqa_raw, tmp_path):
+    raw = _copy_raw(nextqa_raw, tmp_path)
+    text = (nextqa_raw / "nextqa" / "val.csv").read_text(encoding="utf-8")
+    text += "1001,300,160,120,the same question again,1,0,CW,a,b,c,d,e\n"  # line 14: (1001, 0) again
+    text += "1001,300,160,120,an empty option,1,7,CW,a,,c,d,e\n"  # line 15
+    text += "1001,300,160,120,twice the same,1,8,CW,a,b,c,B ,e\n"  # line 16
+    (raw / "nextqa" / "val.csv").write_text(text, encoding="utf-8")
+    assert _prepare(raw, tmp_path / "out") == 0
+    val = pd.read_parquet(tmp_path / "out" / "val.parquet")
+    assert len(val) == 8 and val["extra_info"].map(lambda e: (e["video_id"], e["qid"])).is_unique
+    skipped = pd.read_csv(tmp_path / "out" / "skipped.csv", dtype=str).set_index("source")["reason"]
+    assert skipped["val.csv:14"] == "duplicate of video 1001 question 0 at val.csv:2"
+    assert skipped["val.csv:15"] == "option B is empty"
+    assert skipped["val.csv:16"] == "options B and D are the same"
+
+
 def test_nextgqa_adds_the_evidence_spans(nextqa_raw, tmp_path):
     gqa = tmp_path / "nextgqa"
     gqa.mkdir()

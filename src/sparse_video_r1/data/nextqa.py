@@ -14,6 +14,7 @@ own map_vid_vidorID.json. Each row's question is that row's question; answers be
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,7 @@ def read_questions(
 ) -> list[Question]:
     """The questions of one NExT-QA-format CSV; a wrong column or a malformed line is a DatasetError."""
     required = NEXTGQA_COLUMNS if video_column == "video_id" else NEXTQA_COLUMNS
-    with csv_path.open(newline="", encoding="utf-8") as handle:
+    with io.StringIO(read_text(csv_path), newline="") as handle:
         reader = csv.DictReader(handle, restkey="__extra__")
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
@@ -82,6 +83,19 @@ def read_questions(
                 )
             )
     return questions
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file (with or without a byte-order mark); any other encoding is a DatasetError that names
+    the line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DatasetError(
+            f"{path}, line {line}: byte 0x{data[error.start]:02x} is not UTF-8; save the file as UTF-8"
+        ) from None
 
 
 def _answer_index(answer: str, options: tuple[str, ...], answer_is_text: bool, where: str) -> int:
