@@ -43,7 +43,7 @@ class ChatRequest:
 @dataclass
 class _Fault:
     status: int | None = None  # fail with this status...
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # a number of seconds, or the header's text as sent
     hang: float = 0.0  # ...or stall this many seconds before answering normally
 
 
@@ -97,7 +97,7 @@ class ChatServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def fail_next(self, n: int, status: int = 500, retry_after: float | None = None) -> None:
+    def fail_next(self, n: int, status: int = 500, retry_after: float | str | None = None) -> None:
         """The next `n` requests get `status` (with a Retry-After header when `retry_after` is given)."""
         with self._lock:
             self._faults.extend(_Fault(status=status, retry_after=retry_after) for _ in range(n))
@@ -158,7 +158,10 @@ class ChatServer:
                 self.script.popleft() if self.model is None and fault.status is None and self.script else None
             )
         if fault.status is not None:
-            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            after = fault.retry_after
+            headers = (
+                {} if after is None else {"Retry-After": after if isinstance(after, str) else f"{after:g}"}
+            )
             return _error(fault.status, f"told to fail with {fault.status}", headers), request
         if fault.hang and self._stopping.wait(fault.hang):
             return _error(503, "server stopping"), request

@@ -203,3 +203,57 @@ def test_a_run_folder_refuses_other_settings_and_retries_its_failures(val, tmp_p
         again = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]
     assert (first["failures"], first["n"], first["acc_all"]) == (1, 1, first["acc"] / 2)
     assert (again["failures"], again["n"], again["samples"]) == (0, 2, 2)  # the failed question was retried
+
+
+def _with_broken_third_video(val: Path, out: Path) -> Path:
+    """The first three questions, the third pointing at a video that is gone."""
+    table = pd.read_parquet(val).head(3)
+    rows = table.to_dict("records")
+    rows[2]["extra_info"] = {**rows[2]["extra_info"], "video": str(out / "gone.mp4")}
+    path = out / "data" / "val.parquet"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def test_a_complete_last_record_without_its_newline_is_kept_on_resume(val, tmp_path):
+    data = _with_broken_third_video(val, tmp_path)
+    options = {"backend": "openai", "limit": 3}
+    with ChatServer(script=["A", "B", "C", "D"]) as server:
+        first = _run(data, tmp_path / "run", "uniform", "gpt-4o", base_url=server.base_url, **options)
+        samples = tmp_path / "run" / "samples_data.jsonl"
+        lines = samples.read_text().splitlines()
+        assert first["results"]["samples"] == 3 and "video error" in lines[2]
+        samples.write_text(lines[0] + "\n" + lines[1])  # killed after writing record 2, before its newline
+        again = _run(data, tmp_path / "run", "uniform", "gpt-4o", base_url=server.base_url, **options)
+    records = read_samples(samples)
+    assert [r.doc_id for r in records] == [json.loads(line)["doc_id"] for line in lines]
+    assert records[1].resps == json.loads(lines[1])["resps"]  # kept, not redone
+    assert again["results"]["samples"] == 3 and again["results"]["failures"] == 1
+
+
+@pytest.mark.parametrize("results_json", ["[]", '{"wall_time_s": null}', '{"wall_time_s": "x"}', "{"])
+def test_an_unreadable_results_json_does_not_stop_a_resumed_run(val, tmp_path, results_json):
+    with ChatServer(script=["A"] * 4) as server:
+        options = {"backend": "openai", "base_url": server.base_url}
+        _run(val, tmp_path, "uniform", "gpt-4o", limit=1, **options)
+        (tmp_path / "results.json").write_text(results_json)
+        results = _run(val, tmp_path, "uniform", "gpt-4o", limit=1, **options)
+    assert results["results"]["samples"] == 1 and results["wall_time_s"] >= 0
+
+
+@pytest.mark.parametrize("run_json", ['{"data": ', "[1, 2]", ""])
+def test_an_unreadable_run_json_is_a_clear_error(val, tmp_path, run_json):
+    (tmp_path / "run.json").write_text(run_json)
+    with pytest.raises(ValueError, match=r"run\.json is not a readable run settings file"):
+        _run(val, tmp_path, "uniform", "gpt-4o", backend="openai", limit=1)
+
+
+def test_the_same_data_named_relatively_or_absolutely_is_the_same_run(val, tmp_path, monkeypatch):
+    with ChatServer(script=["A"] * 4) as server:
+        options = {"backend": "openai", "base_url": server.base_url, "limit": 1}
+        _run(val, tmp_path / "run", "uniform", "gpt-4o", **options)
+        monkeypatch.chdir(val.parent.parent)
+        relative = Path(val.parent.name) / val.name
+        assert _run(relative, tmp_path / "run", "uniform", "gpt-4o", **options)["results"]["samples"] == 1
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == str(val.resolve())

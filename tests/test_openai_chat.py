@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import itertools
 import socket
 import time
@@ -85,6 +86,33 @@ def test_retry_after_of_a_429_is_honoured(scripted):
     first, second = scripted.requests
     assert (first.status, second.status) == (429, 200)
     assert second.time - first.time >= 0.3
+
+
+@pytest.mark.parametrize("header", ["inf", "1e12", "Fri, 01 Jan 2099 00:00:00 GMT", "61"])
+def test_a_retry_after_beyond_the_cap_is_a_failure_not_a_sleep(scripted, header):
+    scripted.fail_next(1, status=503, retry_after=header)
+    began = time.monotonic()
+    with client(scripted, backoff=0.001) as chat, pytest.raises(ChatFailure, match="more than the 60 s"):
+        chat(ask())
+    assert time.monotonic() - began < 5 and len(scripted.requests) == 1
+
+
+def test_an_http_date_retry_after_is_honoured_within_the_cap(scripted):
+    soon = email.utils.formatdate(time.time() + 1.5, usegmt=True)  # whole seconds: waits 0.5-1.5 s
+    scripted.fail_next(1, status=429, retry_after=soon)
+    with client(scripted, backoff=0.001, max_wait=3) as chat:
+        assert chat(ask()) == "<answer>A</answer>"
+    first, second = scripted.requests
+    assert 0.4 <= second.time - first.time < 3
+
+
+def test_the_cap_is_configurable_and_unreadable_headers_fall_back_to_backoff(scripted):
+    scripted.fail_next(1, status=429, retry_after="2")
+    with client(scripted, backoff=0.001, max_wait=1) as chat, pytest.raises(ChatFailure, match="1 s allowed"):
+        chat(ask())
+    scripted.fail_next(2, status=429, retry_after="soon-ish")
+    with client(scripted, backoff=0.001) as chat:
+        assert chat(ask()) == "<answer>A</answer>"
 
 
 def test_backoff_grows_exponentially(scripted):

@@ -83,6 +83,7 @@ def _eval(args: argparse.Namespace) -> int:
         device=args.device,
         base_url=args.base_url,
         api_attempts=args.api_attempts,
+        api_max_wait=args.api_max_wait,
         run=args.run,
         min_pixels=args.min_pixels,
         episode={
@@ -206,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument(
         "--api-attempts", type=int, default=5, help="tries per API request (backoff 1, 2, 4 s...)"
+    )
+    evaluation.add_argument(
+        "--api-max-wait",
+        type=float,
+        default=60.0,
+        help="longest wait between API tries in seconds; a server asking for more is a failure (default: 60)",
     )
     evaluation.add_argument("--run", default="", help="name in reports (default: the out dir's name)")
     evaluation.set_defaults(handler=_eval)

@@ -8,14 +8,17 @@ It speaks HTTP with httpx rather than through the `openai` package, because the 
 rules, which `openai`'s built-in retries cannot be configured to do: it also retries 408 and 409, its
 backoff starts at a fixed 0.5 s (tests need ~10 ms), and it does not tell how many attempts it made.
 Here: connection errors, timeouts, 429 and 5xx are retried with exponential backoff (`backoff`,
-2 x `backoff`, 4 x `backoff`, ...), or after the server's Retry-After when it sends one; other 4xx fail
-at once. `attempts` counts every try, the first included.
+2 x `backoff`, 4 x `backoff`, ...), or after the server's Retry-After when it sends one (seconds or an
+HTTP date); other 4xx fail at once. No wait is longer than `max_wait` seconds: a server that asks for more
+(or for forever) gets a recorded failure rather than a run that sleeps. `attempts` counts every try, the
+first included.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import time
 from email.utils import parsedate_to_datetime
@@ -60,18 +63,19 @@ def to_openai_messages(messages: list[dict]) -> list[dict]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """The server's Retry-After in seconds (a number or an HTTP date), or None when absent or unreadable."""
+    """The server's Retry-After in seconds (a number, possibly inf, or an HTTP date), or None when absent
+    or unreadable."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None if math.isnan(seconds) else max(0.0, seconds)
 
 
 class OpenAIChat:
@@ -88,6 +92,7 @@ class OpenAIChat:
         timeout: float = 120,
         attempts: int = 5,
         backoff: float = 1.0,
+        max_wait: float = 60.0,
         seed: int | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -96,6 +101,7 @@ class OpenAIChat:
         self.temperature = temperature
         self.attempts = max(1, attempts)
         self.backoff = backoff
+        self.max_wait = max_wait
         self.seed = seed
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -135,9 +141,14 @@ class OpenAIChat:
                     raise ChatFailure(f"{self.url} answered {failure} (not retried; attempt {attempt})")
                 retry_after = _retry_after(response)
                 if retry_after is not None:
+                    if retry_after > self.max_wait and attempt < self.attempts:
+                        raise ChatFailure(
+                            f"{self.url} answered {failure} and asked to wait {retry_after:g} s, more than "
+                            f"the {self.max_wait:g} s allowed (--api-max-wait); attempt {attempt}"
+                        )
                     delay = retry_after
             if attempt < self.attempts:
-                time.sleep(delay)
+                time.sleep(min(delay, self.max_wait))
         plural = "s" if self.attempts > 1 else ""
         raise ChatFailure(f"{self.url} failed after {self.attempts} attempt{plural}; last: {failure}")
 

@@ -41,11 +41,15 @@ class SampleRecord:
 
 
 def read_samples(path: Path) -> list[SampleRecord]:
-    """Every complete line of a samples file (a line cut short by a crash is ignored: it is redone)."""
+    """Every complete record of a samples file (a line cut short by a crash is ignored: it is redone)."""
     if not path.exists():
         return []
+    return read_samples_text(path.read_text(encoding="utf-8"))
+
+
+def read_samples_text(text: str) -> list[SampleRecord]:
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             records.append(SampleRecord(**json.loads(line)))
         except (ValueError, TypeError):

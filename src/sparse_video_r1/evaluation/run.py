@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from tqdm import tqdm
 from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.evaluation import methods
-from sparse_video_r1.evaluation.records import SampleRecord, read_samples, summarize
+from sparse_video_r1.evaluation.records import SampleRecord, read_samples, read_samples_text, summarize
 from sparse_video_r1.video import VideoError, open_video
 
 METHODS = ("uniform", "random", "whole_video", "agent")
@@ -44,6 +44,7 @@ class EvalConfig:
     device: str = "cpu"
     base_url: str = "https://api.openai.com/v1"
     api_attempts: int = 5  # tries per request, the first included, with exponential backoff
+    api_max_wait: float = 60.0  # seconds: the longest wait between tries; a longer Retry-After fails
     run: str = ""  # a name for reports (default: the out dir's name)
     episode: dict = field(default_factory=dict)  # EpisodeConfig overrides for the agent
 
@@ -94,6 +95,7 @@ def _chat(config: EvalConfig):
         temperature=config.temperature,
         seed=config.seed,
         attempts=config.api_attempts,
+        max_wait=config.api_max_wait,
     )
     return chat, (), (ChatFailure,)  # an API reports a conversation too long as an error: a failure
 
@@ -121,11 +123,13 @@ def evaluate(config: EvalConfig) -> dict:
         raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.backend not in BACKENDS:
         raise ValueError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
+    config = replace(config, data=str(Path(config.data).resolve()), model=_resolved_model(config.model))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / f"samples_{config.task}.jsonl"
     _claim(out, config)
     samples = load_samples(config.data, config.seed, config.limit)
+    _repair_last_line(samples_path)
     done = {
         record.doc_id for record in read_samples(samples_path) if record.failure is None
     }  # failures retry
@@ -133,7 +137,6 @@ def evaluate(config: EvalConfig) -> dict:
     began = time.perf_counter()
     if todo:
         chat, context_full, failures = _chat(config)
-        _drop_partial_line(samples_path)
         with samples_path.open("a", encoding="utf-8") as handle:
             for sample in tqdm(
                 todo,
@@ -169,9 +172,7 @@ def evaluate(config: EvalConfig) -> dict:
             else "the episode's instructions",
         },
     }
-    partial = out / "results.json.partial"
-    partial.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    os.replace(partial, out / "results.json")
+    _write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
 
 
@@ -196,13 +197,32 @@ def _claim(out: Path, config: EvalConfig) -> None:
     path = out / "run.json"
     settings = {key: getattr(config, key) for key in PINNED}
     if path.exists():
-        before = json.loads(path.read_text())
+        try:
+            before = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(before, dict):
+                raise ValueError(f"it holds a {type(before).__name__}, not the settings")
+        except ValueError as error:
+            raise ValueError(
+                f"{path} is not a readable run settings file ({error}); delete it to start this run "
+                "afresh, or use another --out-dir"
+            ) from None
         changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
         if changed:
             what = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
             raise ValueError(f"{out} holds a run made with other settings ({what}); use another --out-dir")
         return
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    _write_atomically(path, json.dumps(settings, indent=2) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _resolved_model(model: str) -> str:
+    """A local checkpoint by its absolute path (the same run however it was named); a hub or API name as is."""
+    return str(Path(model).resolve()) if Path(model).exists() else model
 
 
 def _episode(config: EvalConfig) -> EpisodeConfig:
@@ -210,16 +230,27 @@ def _episode(config: EvalConfig) -> EpisodeConfig:
     return EpisodeConfig(**{**base, **config.episode})
 
 
-def _drop_partial_line(path: Path) -> None:
-    """A run killed mid-write leaves a last line without its newline: cut it so the sample is redone."""
-    if path.exists():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            path.write_bytes(data[: data.rfind(b"\n") + 1])
+def _repair_last_line(path: Path) -> None:
+    """A run killed mid-write leaves a last line without its newline. A complete record gets its newline
+    (it is done); a cut one is removed, so its sample is redone."""
+    data = path.read_bytes() if path.exists() else b""
+    if not data or data.endswith(b"\n"):
+        return
+    keep = data.rfind(b"\n") + 1  # 0 when the cut line is the only one
+    complete = bool(read_samples_text(data[keep:].decode("utf-8", errors="replace")))
+    with path.open("r+b") as handle:
+        if complete:
+            handle.seek(len(data))
+            handle.write(b"\n")
+        else:
+            handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _previous_wall_time(out: Path) -> float:
+    """The wall time an earlier part of this run already spent, from its results.json (0 if unreadable)."""
     try:
         return float(json.loads((out / "results.json").read_text())["wall_time_s"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return 0.0
