@@ -170,3 +170,43 @@ def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monk
     assert device == "cpu" and config.actor_rollout_ref.rollout.name == "hf"  # cpu wins where both set a key
     assert config.trainer.total_training_steps == 2 and config.trainer.experiment_name == "cpu_tiny"
     assert config.data.train_batch_size == 2 and config.trainer.save_freq == 1
+
+
+ODD = "it's a [odd], 50=50 folder"
+
+
+def test_paths_with_hydras_special_characters_reach_the_config_verbatim(monkeypatch, tmp_path):
+    from sparse_video_r1.training import launch
+
+    model = tmp_path / ODD / "model\\x"
+    args, extra = launch._arguments(["--model", str(model), "--data-dir", str(tmp_path / ODD)])
+    _, overrides = launch.resolve(args, extra, visible_gpus=1)
+    config = compose([*overrides, PATHS[2]])
+    assert config.actor_rollout_ref.model.path == str(model)
+    assert config.data.train_files == str(tmp_path / ODD / "train.parquet")
+
+
+def test_an_interpolation_in_a_path_is_refused_not_followed(tmp_path):
+    from sparse_video_r1.training import launch
+
+    args, extra = launch._arguments(["--model", "/x/${oc.env:HOME}/m", "--data-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"MODEL=.*holds '\$\{'"):
+        launch.resolve(args, extra, visible_gpus=1)
+
+
+def test_dry_run_takes_odd_paths_and_hints_only_at_unknown_keys(synthetic, tiny_model_dir, tmp_path):
+    (tmp_path / ODD).mkdir()
+    (tmp_path / ODD / "data").symlink_to(synthetic)
+    (tmp_path / ODD / "model").symlink_to(tiny_model_dir)
+    env = {"DRY_RUN": "1", "DATA_DIR": str(tmp_path / ODD / "data"), "MODEL": str(tmp_path / ODD / "model")}
+    run = _train({**env, "LOG_DIR": str(tmp_path)})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "50=50 folder/model" in run.stdout  # YAML quotes (and wraps) the path it prints
+    syntax = _train({**env, "LOG_DIR": str(tmp_path)}, "trainer.logger=[console")
+    assert (
+        syntax.returncode == 2 and "does not compose" in syntax.stdout and "leading '+'" not in syntax.stdout
+    )
+    wrong = _train({**env, "LOG_DIR": str(tmp_path)}, "trainer.bogus=1")
+    assert wrong.returncode == 2 and "leading '+'" in wrong.stdout
+    bad = _train({**env, "LOG_DIR": str(tmp_path), "STEPS": "ten"})
+    assert bad.returncode != 0 and "expected a whole number" in bad.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from importlib.resources import files
@@ -28,15 +29,24 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="train.sh", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="", help="checkpoint path or hub name")
     parser.add_argument("--data-dir", default="", help="folder with train.parquet and val.parquet")
-    parser.add_argument("--gpus", default="", help="GPUs per node (default: the config's)")
+    parser.add_argument("--gpus", type=_count, help="GPUs per node (default: the config's)")
     parser.add_argument("--experiment", default="", help="trainer.experiment_name")
-    parser.add_argument("--frames-per-round", default="", help="frames the model may ask for per turn")
-    parser.add_argument("--rounds", default="", help="assistant turns per episode")
-    parser.add_argument("--steps", default="", help="trainer.total_training_steps")
+    parser.add_argument("--frames-per-round", type=_count, help="frames the model may ask for per turn")
+    parser.add_argument("--rounds", type=_count, help="assistant turns per episode")
+    parser.add_argument("--steps", type=_count, help="trainer.total_training_steps")
     parser.add_argument("--variant", default="", help="qwen7b | debug_1gpu | ppo")
     parser.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
     parser.add_argument("--dry-run", action="store_true", help="check, print the composed config, exit")
     return parser.parse_known_args(argv)
+
+
+def _count(text: str) -> int | None:
+    """A positive whole number from a train.sh variable; empty means unset."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _visible_gpus() -> int:
@@ -74,23 +84,39 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
     overrides = [f"+variant=[{','.join(variants)}]"] if variants else []
     model = args.model or (str(_ensure_tiny_model().resolve()) if device == "cpu" else "")
     if model:
-        overrides.append(f"actor_rollout_ref.model.path={model}")
+        overrides.append(f"actor_rollout_ref.model.path={hydra_value(model, 'MODEL')}")
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is None:
         data_dir = NEXTQA if device == "gpu" and (NEXTQA / "train.parquet").is_file() else _ensure_synthetic()
     overrides += [
-        f"data.train_files={(data_dir / 'train.parquet').resolve()}",
-        f"data.val_files={(data_dir / 'val.parquet').resolve()}",
+        f"data.train_files={hydra_value(str((data_dir / 'train.parquet').resolve()), 'DATA_DIR')}",
+        f"data.val_files={hydra_value(str((data_dir / 'val.parquet').resolve()), 'DATA_DIR')}",
     ]
-    pairs = {
+    if args.experiment:
+        overrides.append(f"trainer.experiment_name={hydra_value(args.experiment, 'EXPERIMENT')}")
+    counts = {
         "trainer.n_gpus_per_node": args.gpus,
-        "trainer.experiment_name": args.experiment,
         "svr1.episode.frames_per_request": args.frames_per_round,
         "svr1.episode.max_rounds": args.rounds,
         "trainer.total_training_steps": args.steps,
     }
-    overrides += [f"{key}={value}" for key, value in pairs.items() if value]
+    overrides += [f"{key}={value}" for key, value in counts.items() if value is not None]
     return device, overrides + extra
+
+
+def hydra_value(value: str, name: str) -> str:
+    """`value` as a quoted Hydra override value that reaches verl verbatim, whatever characters a path
+    holds (`,`, `'`, `[`, `=`, spaces). `${` cannot: verl resolves its config in place
+    (OmegaConf.resolve), which turns an escaped `${...}` back into a live interpolation."""
+    if "${" in value:
+        raise SystemExit(
+            f"[train] {name}={value!r} holds '${{', which verl's config would read as an interpolation; "
+            "rename the folder or point to it through a symlink"
+        )
+    # In Hydra's quoted strings a backslash escapes only a quote, or another backslash before a quote
+    # or the closing quote.
+    escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
+    return f"'{escaped}'"
 
 
 def compose(overrides: list[str]):
@@ -131,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         config = compose([*overrides, placeholder])
     except (HydraException, OmegaConfBaseException) as error:
         print(f"[train] error: the config does not compose: {error}", file=sys.stderr)
-        print(
-            "[train] keys verl's schema lacks need a leading '+' (e.g. +actor_rollout_ref.x=1)",
-            file=sys.stderr,
-        )
+        if "not in struct" in str(error) or "Could not override" in str(error):
+            print(
+                "[train] keys verl's schema lacks need a leading '+' (e.g. +actor_rollout_ref.x=1)",
+                file=sys.stderr,
+            )
         return 2
     # A dry run may show a GPU run on any machine: its GPU check is a note, not a failure.
     if args.dry_run:
