@@ -1,12 +1,15 @@
-"""Frame service vs the peers: K=5 requested frames per turn, cold and warm, on a NExT-QA-like video.
+"""Frame service vs the peers: K=5 requested frames per turn, cold and warm, on a NExT-QA-like video;
+and the memory of a LOVE-R1 overview (768 small frames of a 1280x720 video).
 
     .venv/bin/python benchmarks/frames.py [--repeats 15] [--video-dir ~/.cache/sparse-video-r1/bench-videos]
 
-Videos (640x360, 30 fps H.264, keyframe every 250 frames, B-frames; 40 s, 1 min and 60 min) are made
-once with FFmpeg's test source and kept in --video-dir. Every method gets the same random times in each
-repeat. "Cold" is the first request for a video in the process (open + decode; the file itself sits in
-the OS page cache, as it does in a training run after its first epoch). "Warm" is another rollout of
-the same GRPO group asking for the same five frames, as all rollouts do on their first turn. Medians.
+Videos (640x360, 30 fps H.264, keyframe every 250 frames, B-frames; 40 s, 1 min and 60 min; and a
+1280x720 10 min one) are made once with FFmpeg's test source and kept in --video-dir. Every method gets
+the same random times in each repeat. "Cold" is the first request for a video in the process (open +
+decode; the file itself sits in the OS page cache, as it does in a training run after its first epoch).
+"Warm" is another rollout of the same GRPO group asking for the same five frames, as all rollouts do on
+their first turn. Medians. Memory is measured in a fresh process per method: its peak RSS during the call
+above its RSS just before it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ K = 5
 VIDEOS = {"40 s": 40, "1 min": 60, "60 min": 3600}
 
 
-def make_video(path: Path, seconds: int) -> Path:
+def make_video(path: Path, seconds: int, size: str = "640x360") -> Path:
     import av
 
     if path.exists():
@@ -35,11 +38,12 @@ def make_video(path: Path, seconds: int) -> Path:
     partial = path.with_suffix(".partial.mp4")
     print(f"making {path} ({seconds} s; once)", flush=True)
     with (
-        av.open(f"testsrc2=size=640x360:rate=30:duration={seconds}", format="lavfi") as source,
+        av.open(f"testsrc2=size={size}:rate=30:duration={seconds}", format="lavfi") as source,
         av.open(str(partial), "w") as out,
     ):
         stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.width, stream.height = map(int, size.split("x"))
+        stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "superfast", "g": "250", "bf": "2", "crf": "32"}
         for frame in source.decode(video=0):
             frame = frame.reformat(format="yuv420p")
@@ -150,6 +154,10 @@ def main() -> None:
     print("\n**Whole-video baseline input (40 s video at 1 fps, max_pixels 360*420)**\n")
     whole_video(paths["40 s"], args.repeats)
 
+    hd = make_video(args.video_dir / "bench_600s_1280x720.mp4", 600, "1280x720")
+    print("\n**LOVE-R1 overview memory: 768 frames at 32 x 28 x 28 pixels of a 10 min 1280x720 video**\n")
+    overview_memory(hd)
+
 
 def whole_video(path: Path, repeats: int) -> None:
     from qwen_vl_utils import fetch_video
@@ -171,6 +179,33 @@ def whole_video(path: Path, repeats: int) -> None:
     print("| method | ms | vs qwen-vl-utils |\n| --- | --- | --- |")
     print(f"| qwen-vl-utils fetch_video | {theirs_ms:.0f} | 1.0x |")
     print(f"| ours, cold, 40 frames resized | {ours_ms:.0f} | {theirs_ms / ours_ms:.1f}x |")
+
+
+OVERVIEW = """
+import resource, sys, time
+from sparse_video_r1.video import open_video
+video = open_video(sys.argv[1])
+video.frames_at([0.0])  # libraries and decoder warm: the baseline is what a running rollout already holds
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+frames = video.overview(fps=2.0, max_frames=768, max_pixels=32 * 28 * 28)
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(frames.images), seconds, (peak - before) / 1024)
+"""
+
+
+def overview_memory(path: Path) -> None:
+    """Peak memory above the baseline while building one overview, in a fresh process."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", OVERVIEW, str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    count, seconds, peak_mb = int(out[0]), float(out[1]), float(out[2])
+    print("| method | frames | s | peak MB above baseline | target |\n| --- | --- | --- | --- | --- |")
+    print(f"| ours, cold | {count} | {seconds:.1f} | {peak_mb:.0f} | < 500 |")
 
 
 if __name__ == "__main__":

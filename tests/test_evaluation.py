@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from chat_server import ChatServer
-from sparse_video_r1.evaluation.records import read_samples
+from sparse_video_r1.evaluation.records import SampleRecord, read_samples, summarize
 from sparse_video_r1.evaluation.run import EvalConfig, evaluate
 
 
@@ -194,15 +194,43 @@ def test_each_scripts_test_launcher_runs(val, tiny_model_dir, tmp_path, launcher
 
 
 def test_a_run_folder_refuses_other_settings_and_retries_its_failures(val, tmp_path):
-    with ChatServer(script=["B"] * 10) as server:
-        server.fail_next(2, status=500)
+    truth = pd.read_parquet(val)["reward_model"].map(lambda r: r["ground_truth"]).tolist()
+    wrong = next(letter for letter in "ABCDE" if letter != truth[0])
+    with ChatServer(script=[truth[1], wrong]) as server:
+        server.fail_next(2, status=500)  # question 1 fails both its tries; question 2 is answered right
         options = {"backend": "openai", "base_url": server.base_url, "limit": 2, "api_attempts": 2}
         first = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]
         with pytest.raises(ValueError, match=r"other settings \(frames: 5 -> 16\)"):
             _run(val, tmp_path, "uniform", "gpt-4o", frames=16, **options)
-        again = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]
-    assert (first["failures"], first["n"], first["acc_all"]) == (1, 1, first["acc"] / 2)
-    assert (again["failures"], again["n"], again["samples"]) == (0, 2, 2)  # the failed question was retried
+        again = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]  # question 1: wrong
+    assert (first["failures"], first["n"], first["acc"], first["acc_all"]) == (1, 1, 1.0, 0.5)
+    assert (again["failures"], again["n"], again["acc"], again["acc_all"]) == (0, 2, 0.5, 0.5)
+
+
+def test_summarize_scores_a_known_set_of_records():
+    def record(doc, type_, parsed, correct, frames=5, failure=None):
+        return SampleRecord(
+            doc_id=doc, target="B", resps=[], filtered_resps=[], parsed=parsed, correct=correct, type=type_,
+            question="q", options=[], video="v.mp4", frames=[{"time": 0.0, "round": 0}] * frames,
+            rounds=2, failure=failure,
+        )  # fmt: skip
+
+    records = [
+        record("1", "CW", "B", True, frames=5),
+        record("2", "CH", "A", False, frames=7),
+        record("3", "TN", "B", True, frames=9),
+        record("4", "DO", None, False, frames=3),  # unparsed: wrong
+        record("5", "TP", None, False, frames=0, failure="api failure: 500"),  # failed: not scored
+    ]
+    summary = summarize(records)
+    assert (summary["samples"], summary["n"], summary["failures"], summary["unparsed"]) == (5, 4, 1, 1)
+    assert (summary["acc"], summary["acc_all"], summary["mean_frames"]) == (0.5, 0.4, 6.0)
+    assert summary["by_group"] == {
+        "C": {"acc": 0.5, "n": 2},
+        "D": {"acc": 0.0, "n": 1},
+        "T": {"acc": 1.0, "n": 1},
+    }
+    assert summary["by_type"]["TN"] == {"acc": 1.0, "n": 1} and "TP" not in summary["by_type"]
 
 
 def _with_broken_third_video(val: Path, out: Path) -> Path:

@@ -55,7 +55,7 @@ def test_a_cpu_run_trains_with_the_synced_weights_and_checkpoints(runs):
     work, first, _ = runs
     assert "device: cpu" in first and "checks passed" in first
     # The rollout generated with the weights the actor holds: their token probabilities agree.
-    assert _metric(first, 1, "training/rollout_probs_diff_max") < 1e-5
+    assert _metric(first, 1, "training/rollout_probs_diff_max") < 1e-7
     assert (work / "checkpoints" / "global_step_1" / "actor" / "model_world_size_1_rank_0.pt").is_file()
     assert (work / "checkpoints" / "agent_loop.yaml").is_file()
     assert list((work / "logs").glob("train_*.log"))
@@ -65,7 +65,7 @@ def test_a_cpu_run_trains_with_the_synced_weights_and_checkpoints(runs):
 def test_a_rerun_resumes_from_the_checkpoint(runs):
     work, _, second = runs
     assert "Resuming from" in second and "global_step_1" in second
-    assert "step:1 -" not in second and _metric(second, 2, "training/rollout_probs_diff_max") < 1e-5
+    assert "step:1 -" not in second and _metric(second, 2, "training/rollout_probs_diff_max") < 1e-7
     assert (work / "checkpoints" / "latest_checkpointed_iteration.txt").read_text().strip() == "2"
 
 
