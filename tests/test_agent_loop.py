@@ -196,3 +196,21 @@ def test_the_reward_judges_the_turn_the_loop_accepted_even_if_its_thinking_looks
     )
     assert out.non_tensor_batch["episode"][0]["end"] == "answer"
     assert out.batch["rm_scores"][0].sum().item() == pytest.approx(1.1)
+
+
+def test_an_error_inside_an_episode_is_a_counted_stand_in_not_a_vanished_group(tiny_model_dir, video, server):
+    broken = row(video, DURATION)
+    del broken["extra_info"]["options"]  # a row our loop cannot read: an error inside the episode
+    out = _run(compose_config(tiny_model_dir), server, make_batch([broken, row(video, DURATION, index=1)]))
+    episode = out.non_tensor_batch["episode"][0]
+    assert episode["end"] == "error: KeyError: 'options'" and episode["row"] == 0
+    assert int(out.batch["response_mask"][0].sum()) == 0 and out.batch["rm_scores"][0].sum().item() == 0.0
+    assert out.non_tensor_batch["episode"][1]["num_frames"] >= 5
+
+
+def test_the_episode_knobs_come_from_the_runs_config(tiny_model_dir, video, server):
+    config = compose_config(tiny_model_dir, "+svr1.episode.first_frames=3", "+svr1.reply_tokens=4")
+    client = ScriptedServer(server.generator, ["<think>a long thought</think><answer>B</answer>"] * 5)
+    out = _run(config, client, make_batch([row(video, DURATION)]))
+    episode = out.non_tensor_batch["episode"][0]
+    assert episode["num_frames"] == 3 and [len(ids) for _, _, ids in client.rounds.popitem()[1]] == [4] * 5

@@ -10,7 +10,8 @@ A video that cannot be decoded, or a row whose metadata does not fit its file (a
 number, or longer than the file), does not crash the step: the episode ends with reason
 "video error: ...", the prompt shows the question and a grey placeholder frame (every sample stays
 multimodal), and the single response token is masked out of the loss. The reward scores it 0 and the
-record says why.
+record says why. Any other error inside an episode gets the same stand-in with reason "error: ...",
+where verl would drop the whole group unseen; the trainer counts both (`episode/failed`).
 
 Rows carry in `extra_info`: `video` (path), `duration` (s), `question`, `options` (list), and optionally
 `index` (seeds the random first frames, so a GRPO group starts from the same frames). The frame grid
@@ -48,7 +49,7 @@ class _Trajectory:
     log_probs: list[float] = field(default_factory=list)
     versions: dict[str, int | None] = field(default_factory=dict)
 
-    def output(self, record: EpisodeRecord) -> AgentLoopOutput:
+    def output(self, record: EpisodeRecord, info: dict) -> AgentLoopOutput:
         return AgentLoopOutput(
             prompt_ids=self.token_ids[: self.prompt_length],
             response_ids=self.token_ids[self.prompt_length :],
@@ -57,23 +58,31 @@ class _Trajectory:
             multi_modal_data={"images": self.images},
             num_turns=len(self.messages),
             metrics=AgentLoopMetrics(),
-            extra_fields={"episode": record.as_dict(), **self.versions},
+            extra_fields={"episode": {**record.as_dict(), "row": info.get("index")}, **self.versions},
         )
 
 
 class FrameRequestAgentLoop(AgentLoopBase):
-    def __init__(
-        self, *args: Any, episode: dict | None = None, reply_tokens: int | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.episode_config = EpisodeConfig(**dict(episode or {}))
+        ours = self.config.get("svr1") or {}  # the run's config: `svr1.episode`, `svr1.reply_tokens`
+        self.episode_config = EpisodeConfig(**dict(ours.get("episode") or {}))
         self.response_length = self.rollout_config.response_length
-        self.reply_tokens = reply_tokens or self.response_length  # one reply's cap, as evaluation caps it
+        # One reply's cap, as evaluation caps it.
+        self.reply_tokens = ours.get("reply_tokens") or self.response_length
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         info = kwargs["extra_info"]
-        question = Question(info["question"], tuple(info["options"]))
         request_id = uuid4().hex  # one id for every round: sticky routing and prefix caching
+        try:
+            return await self._episode(info, sampling_params, request_id)
+        except Exception as error:  # verl would drop the whole group unseen: count and report it instead
+            logger.exception("the episode of row %s failed", info.get("index"))
+            end = f"error: {type(error).__name__}: {error}"
+            return await self._stand_in(info, end, sampling_params, request_id)
+
+    async def _episode(self, info: dict, sampling_params: dict[str, Any], request_id: str) -> AgentLoopOutput:
+        question = Question(info["question"], tuple(info["options"]))
         try:
             video = await asyncio.to_thread(open_video, info["video"])
             episode = Episode(
@@ -83,7 +92,7 @@ class FrameRequestAgentLoop(AgentLoopBase):
         except (VideoError, ValueError) as error:  # a broken file or stale metadata: this row only
             reason = error.cause if isinstance(error, VideoError) else str(error)
             logger.warning("skipping the episode of row %s: %s", info.get("index"), reason)
-            return await self._skipped(question, reason, sampling_params, request_id)
+            return await self._stand_in(info, f"video error: {reason}", sampling_params, request_id)
         trajectory = await self._start(content, images)
 
         while True:
@@ -132,7 +141,7 @@ class FrameRequestAgentLoop(AgentLoopBase):
             trajectory.messages = messages
             trajectory.images += new_images
 
-        return trajectory.output(episode.record)
+        return trajectory.output(episode.record, info)
 
     async def _start(self, content: list[dict], images: list[Image.Image]) -> _Trajectory:
         messages = [{"role": "user", "content": content}]
@@ -153,21 +162,21 @@ class FrameRequestAgentLoop(AgentLoopBase):
         trajectory.versions["max_global_steps"] = output.extra_fields.get("max_global_steps")
         return output
 
-    async def _skipped(
-        self, question: Question, reason: str, sampling_params: dict[str, Any], request_id: str
+    async def _stand_in(
+        self, info: dict, end: str, sampling_params: dict[str, Any], request_id: str
     ) -> AgentLoopOutput:
-        """A masked-out stand-in for an episode whose video or metadata failed: the question and one grey
-        frame (every sample stays multimodal), one generated token (so the trainer still learns which
-        weights it ran under), nothing to learn from."""
-        record = EpisodeRecord(end=f"video error: {reason}")
+        """A masked-out stand-in for an episode that could not run (a broken video, stale metadata, an
+        error): the question and one grey frame (every sample stays multimodal), one generated token (so
+        the trainer still learns which weights it ran under), nothing to learn from. Its record says why;
+        the reward scores it 0 and the trainer counts it (`episode/failed`)."""
         placeholder = FrameAt(0.0, self.episode_config.max_pixels, self.episode_config.min_pixels)
-        content, images = await self._render([question.render() + "\n", placeholder], None)
+        content, images = await self._render([f"{info.get('question', '')}\n", placeholder], None)
         trajectory = await self._start(content, images)
         output = await self._generate(request_id, trajectory, {**sampling_params, "max_tokens": 1})
         trajectory.token_ids += output.token_ids
         trajectory.mask = [0] * len(output.token_ids)
         trajectory.log_probs = [0.0] * len(output.token_ids)
-        return trajectory.output(record)
+        return trajectory.output(EpisodeRecord(end=end), info)
 
     async def _render(self, parts: list[Part], video: Video | None) -> tuple[list[dict], list[Image.Image]]:
         """Chat content for a turn's parts and its images, in order; without a video, grey placeholders."""
