@@ -1,13 +1,14 @@
 #!/bin/sh
 # Sparse-Video-R1 training: `sh train.sh [hydra overrides...]`, e.g. `sh train.sh trainer.total_epochs=3`.
 #
-# GPUs visible: the seed paper's setting (Qwen2.5-VL-3B, GRPO, vLLM) on data/nextqa if prepared, else on the
-# synthetic benchmark. No GPU: the tiny offline model on the synthetic benchmark through the CPU backend,
-# two steps, to see the whole loop work. DRY_RUN=1 checks the run and prints verl's composed config.
+# GPUs visible: the seed paper's setting (Qwen2.5-VL-3B, GRPO, vLLM) on data/nextqa (or DATA_DIR; DATA_DIR=synthetic
+# for the embedded benchmark). No GPU: the tiny offline model on the synthetic benchmark through the CPU backend,
+# two steps, to see the whole loop work. DRY_RUN=1 runs every check and verl's validate_config, prints a verdict
+# per check and the composed config, and writes nothing (its log goes to a temporary folder).
 set -eu
 
 MODEL=${MODEL:-}                        # checkpoint path or hub name (default: Qwen2.5-VL-3B; tiny model on CPU)
-DATA_DIR=${DATA_DIR:-}                  # train.parquet + val.parquet (default: data/nextqa, else data/synthetic)
+DATA_DIR=${DATA_DIR:-}                  # train.parquet + val.parquet (default: data/nextqa; "synthetic": the embedded set)
 N_GPUS=${N_GPUS:-}                      # GPUs per node (default: 4, the config's)
 EXPERIMENT=${EXPERIMENT:-}              # trainer.experiment_name
 FRAMES_PER_ROUND=${FRAMES_PER_ROUND:-}  # frames the model may ask for per turn (default: 5)
@@ -16,14 +17,17 @@ STEPS=${STEPS:-}                        # trainer.total_training_steps (default:
 VARIANT=${VARIANT:-}                    # qwen7b | debug_1gpu | ppo
 DEVICE=${DEVICE:-auto}                  # auto | gpu | cpu
 DRY_RUN=${DRY_RUN:-0}
-LOG_DIR=${LOG_DIR:-logs}
+LOG_DIR=${LOG_DIR:-}                    # default: logs/, or a temporary folder for a dry run
 WANDB=${WANDB:-0}                       # 1: also log to Weights & Biases
 
 # Paths the caller gave relative to where they stand; then work from the repository.
 for name in MODEL DATA_DIR LOG_DIR; do
     eval "value=\${$name}"
-    case "$value" in "" | /*) ;; *) { [ -e "$value" ] || [ "$name" = LOG_DIR ]; } && eval "$name=\$PWD/\$value" ;; esac
+    case "$value" in "" | /* | synthetic) ;; *) { [ -e "$value" ] || [ "$name" = LOG_DIR ]; } && eval "$name=\$PWD/\$value" ;; esac
 done
+if [ -z "$LOG_DIR" ]; then
+    if [ "$DRY_RUN" = 1 ]; then LOG_DIR=$(mktemp -d); else LOG_DIR=logs; fi
+fi
 cd "$(dirname "$0")"
 
 [ -x .venv/bin/python ] || bash scripts/setup.sh

@@ -2,7 +2,8 @@
 # One-command setup: .venv in the repo with the package installed editable on verl's pinned stack.
 #
 #   bash scripts/setup.sh            # CPU box or GPU node
-#   SVR1_EXTRAS=dev,gpu bash scripts/setup.sh   # also build flash-attn (GPU node, takes a while)
+#   SVR1_EXTRAS=dev,gpu bash scripts/setup.sh   # GPU node: also trl (PPO critic) and, when a CUDA toolkit is
+#                                                 # found, flash-attn built against the installed torch
 #
 # Safe to re-run: it skips the install when pyproject.toml has not changed since the last one.
 set -euo pipefail
@@ -87,9 +88,36 @@ ensure_package() {
     did+=("installed sparse-video-r1[$extras]")
 }
 
+FLASH_ATTN_VERSION=2.8.3
+
+# flash-attn ships only as source that imports torch while it builds, so pip's build isolation breaks it and
+# it needs a CUDA toolkit; no binary wheel exists for torch 2.11 + CUDA 13. Without it, training uses SDPA.
+ensure_flash_attn() {
+    case ",$extras," in *,gpu,*) ;; *) return ;; esac
+    if "$venv/bin/python" -c 'import flash_attn' >/dev/null 2>&1; then
+        say "flash-attn is installed"
+        return
+    fi
+    local nvcc="${CUDA_HOME:+$CUDA_HOME/bin/nvcc}"
+    [ -n "$nvcc" ] && [ -x "$nvcc" ] || nvcc="$(command -v nvcc || true)"
+    [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; }
+    if [ -z "$nvcc" ]; then
+        say "flash-attn: no CUDA toolkit (nvcc) found, so it is not built. Training runs with PyTorch SDPA"
+        say "            and remove-padding off (slower, same results); the ppo variant needs flash-attn."
+        say "            To build it: install a CUDA 13 toolkit, set CUDA_HOME, and run this command again."
+        return
+    fi
+    say "building flash-attn $FLASH_ATTN_VERSION against the installed torch with $nvcc (MAX_JOBS=${MAX_JOBS:-4}; this takes a while)"
+    "$venv/bin/python" -m pip install --quiet setuptools wheel packaging ninja psutil
+    CUDA_HOME="${CUDA_HOME:-$(dirname "$(dirname "$nvcc")")}" MAX_JOBS="${MAX_JOBS:-4}" \
+        "$venv/bin/python" -m pip install --no-build-isolation "flash-attn==$FLASH_ATTN_VERSION"
+    did+=("built flash-attn $FLASH_ATTN_VERSION")
+}
+
 ensure_ffmpeg
 ensure_venv
 ensure_package
+ensure_flash_attn
 
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md

@@ -137,27 +137,111 @@ def test_model_gpu_and_budget_checks_catch_their_bad_cases(tmp_path, tiny_model_
 
 
 def _train(env: dict, *args: str) -> subprocess.CompletedProcess:
-    full = {**os.environ, "LOG_DIR": env.pop("LOG_DIR"), **env}
+    full = {**{k: v for k, v in os.environ.items() if k != "LOG_DIR"}, **env}
     return subprocess.run(
         ["sh", "train.sh", *args], cwd=REPO, env=full, capture_output=True, text=True, timeout=300
     )
 
 
-def test_dry_run_checks_and_prints_the_composed_gpu_config(synthetic, tmp_path):
-    run = _train(
-        {"DRY_RUN": "1", "DATA_DIR": str(synthetic), "LOG_DIR": str(tmp_path)}, "trainer.total_epochs=3"
-    )
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert "checks passed" in run.stdout and "total_epochs: 3" in run.stdout
-    assert "path: Qwen/Qwen2.5-VL-3B-Instruct" in run.stdout and "limit_images: 25" in run.stdout
-    assert list(tmp_path.glob("train_*.log")), "the output is teed to a log file"
+def _repository_files() -> set[str]:
+    """Every file git sees in the checkout, ignored ones included, but the environment and caches."""
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    return {line for line in listed if not any(part in line for part in (".venv/", "__pycache__", "_cache/"))}
+
+
+@pytest.mark.parametrize("variant", ["", "qwen7b", "debug_1gpu", "ppo"])
+def test_dry_run_runs_verls_validation_for_every_variant_and_writes_nothing(
+    synthetic, tiny_model_dir, tmp_path, variant
+):
+    before = _repository_files()
+    env = {"DRY_RUN": "1", "DATA_DIR": str(synthetic), "MODEL": str(tiny_model_dir), "VARIANT": variant}
+    run = _train(env, "trainer.total_epochs=3")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "[train] OK   verl validate_config: passed" in run.stdout
+    for check in ("data", "model", "gpus", "attention", "disk", "gpu memory", "token budget"):
+        assert f" {check}: " in run.stdout, check
+    assert "total_epochs: 3" in run.stdout and "limit_images: 25" in run.stdout
+    assert "[train] dry run: every check passed" in run.stdout
+    if variant == "ppo":  # no flash-attn or trl here: a note on a machine without a GPU, never silent
+        assert "NOTE ppo critic: the ppo variant's critic needs flash-attn" in run.stdout
+    assert _repository_files() == before, "a dry run wrote into the repository"
 
 
 def test_dry_run_fails_loudly_on_a_wrong_key_or_missing_data(synthetic, tmp_path):
-    wrong = _train({"DRY_RUN": "1", "DATA_DIR": str(synthetic), "LOG_DIR": str(tmp_path)}, "trainer.bogus=1")
+    env = {"DRY_RUN": "1", "DATA_DIR": str(synthetic), "LOG_DIR": str(tmp_path)}
+    wrong = _train(dict(env), "trainer.bogus=1")
     assert wrong.returncode == 2 and "does not compose" in wrong.stdout and "trainer.bogus" in wrong.stdout
-    missing = _train({"DRY_RUN": "1", "DATA_DIR": str(tmp_path / "none"), "LOG_DIR": str(tmp_path)})
+    missing = _train({**env, "DATA_DIR": str(tmp_path / "none")})
     assert missing.returncode == 1 and "train.parquet does not exist" in missing.stdout
+    assert "[train] dry run: failed: data" in missing.stdout
+    assert list(tmp_path.glob("train_*.log")), "the output is teed to a log file"
+
+
+def test_a_gpu_run_without_data_says_how_to_prepare_it(monkeypatch, tmp_path):
+    from sparse_video_r1.training import launch
+
+    monkeypatch.chdir(tmp_path)  # no data/nextqa here
+    args, extra = launch._arguments([])
+    with pytest.raises(SystemExit, match=r"svr1 prepare nextqa .*DATA_DIR=synthetic"):
+        launch.resolve(args, extra, visible_gpus=4)
+    args, extra = launch._arguments(["--data-dir", "synthetic", "--dry-run"])
+    _, overrides = launch.resolve(args, extra, visible_gpus=4)
+    assert any("data/synthetic/train.parquet" in o for o in overrides)
+
+
+@pytest.mark.parametrize("flash", [True, False])
+def test_without_flash_attn_a_gpu_run_takes_sdpa_without_remove_padding(monkeypatch, tmp_path, flash):
+    from sparse_video_r1.training import launch
+
+    monkeypatch.setattr(launch, "flash_attn_available", lambda: flash)
+    args, extra = launch._arguments(["--data-dir", str(tmp_path), "--variant", "ppo"])
+    _, overrides = launch.resolve(args, extra, visible_gpus=4)
+    config = compose([*overrides, PATHS[2]])
+    model = config.actor_rollout_ref.model
+    assert model.use_remove_padding is flash and config.critic.model.use_remove_padding is flash
+    assert model.get("override_config", {}).get("attn_implementation") == (None if flash else "sdpa")
+
+
+def test_runs_keep_two_checkpoints_and_validate_on_a_sample():
+    config = compose(PATHS)
+    assert config.trainer.max_actor_ckpt_to_keep == 2 and config.data.val_max_samples == 128
+    assert config.trainer.v1.trainer_mode == "svr1"
+    debug = compose([*PATHS, "+variant=debug_1gpu"])
+    assert debug.actor_rollout_ref.actor.fsdp_config.optimizer_offload is True
+
+
+def test_disk_and_memory_estimates_of_the_seed_setting():
+    from sparse_video_r1.training.estimates import GIB, DiskEstimate, GPUMemoryEstimate, parameter_count
+
+    assert parameter_count("Qwen/Qwen2.5-VL-3B-Instruct") == 3.75e9
+    every_20_steps = DiskEstimate.of(3.75e9, total_steps=1875, save_freq=20, keep=None, with_critic=False)
+    assert every_20_steps.kept == 93 and every_20_steps.per_checkpoint == 45e9  # ~4 TB
+    assert DiskEstimate.of(3.75e9, 1875, 20, keep=2, with_critic=False).total == 90e9
+    one_gpu = dict(params=3.75e9, gpus=1, gpu_bytes=80 * GIB, vllm_share=0.4, param_offload=False)
+    assert GPUMemoryEstimate.of(**one_gpu, optimizer_offload=False).total == 15e9 + 30e9 + 32 * GIB
+    assert GPUMemoryEstimate.of(**one_gpu, optimizer_offload=True).total == 15e9 + 32 * GIB
+
+
+def test_a_local_checkpoint_is_counted_from_its_weights(tiny_model_dir):
+    from transformers import AutoModelForImageTextToText
+
+    from sparse_video_r1.training.estimates import parameter_count
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    unique = {id(p): p.numel() for p in model.parameters()}  # tied embeddings are stored once
+    assert parameter_count(str(tiny_model_dir)) == sum(unique.values())
+
+
+def test_the_ppo_critic_check_names_what_is_missing():
+    from sparse_video_r1.training.checks import check_ppo
+
+    ppo = compose([*PATHS, "+variant=ppo"])
+    assert "needs flash-attn:" in check_ppo(ppo, flash_attn=False, trl=True)[0]
+    assert "needs flash-attn and trl" in check_ppo(ppo, flash_attn=False, trl=False)[0]
+    assert check_ppo(ppo, flash_attn=True, trl=True) == [] and check_ppo(compose(PATHS), False, False) == []
 
 
 def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monkeypatch, tmp_path):
@@ -202,6 +286,7 @@ def test_dry_run_takes_odd_paths_and_hints_only_at_unknown_keys(synthetic, tiny_
     run = _train({**env, "LOG_DIR": str(tmp_path)})
     assert run.returncode == 0, run.stdout[-3000:]
     assert "50=50 folder/model" in run.stdout  # YAML quotes (and wraps) the path it prints
+    assert "OK   verl validate_config: passed" in run.stdout
     syntax = _train({**env, "LOG_DIR": str(tmp_path)}, "trainer.logger=[console")
     assert (
         syntax.returncode == 2 and "does not compose" in syntax.stdout and "leading '+'" not in syntax.stdout
@@ -210,3 +295,17 @@ def test_dry_run_takes_odd_paths_and_hints_only_at_unknown_keys(synthetic, tiny_
     assert wrong.returncode == 2 and "leading '+'" in wrong.stdout
     bad = _train({**env, "LOG_DIR": str(tmp_path), "STEPS": "ten"})
     assert bad.returncode != 0 and "expected a whole number" in bad.stdout
+
+
+def test_the_gpu_check_runs_its_gpu_free_stages(tmp_path):
+    """scripts/gpu_check.sh itself needs a GPU; its dry run builds the reduced model and data and checks the
+    training command it would run."""
+    run = subprocess.run(
+        ["sh", "scripts/gpu_check.sh", "--dry-run", "--work-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "[gpu-check] PASS model" in run.stdout and "Qwen2.5-VL architecture" in run.stdout
+    assert "[gpu-check] every stage passed" in run.stdout
+    train_log = (tmp_path / "train_2.log").read_text()
+    assert "OK   verl validate_config: passed" in train_log and "debug_1gpu" in train_log

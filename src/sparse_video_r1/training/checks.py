@@ -1,11 +1,17 @@
-"""Checks before any heavy work: each returns the problems it found, in words that say what to change."""
+"""Checks before any heavy work: each returns the problems it found, in words that say what to change;
+`preflight` runs them all on a composed config and gives one verdict per check (ok, note or fail)."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from sparse_video_r1.training.estimates import GIB, DiskEstimate, GPUMemoryEstimate, parameter_count
 
 COLUMNS = ("prompt", "data_source", "agent_name", "reward_model", "extra_info")
 EXTRA_INFO = ("video", "duration", "question", "options")
@@ -120,19 +126,166 @@ def check_budget(
     return problems
 
 
-def check_run(config, visible_gpus: int, check_gpu_count: bool) -> list[str]:
-    """Every check on a composed training config."""
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    status: Literal["ok", "note", "fail"]
+    detail: str
+
+    def line(self) -> str:
+        return f"[train] {self.status.upper():4} {self.check}: {self.detail}"
+
+
+def _verdict(check: str, problems: list[str], ok: str) -> Verdict:
+    return Verdict(check, "fail", "; ".join(problems)) if problems else Verdict(check, "ok", ok)
+
+
+def flash_attn_available() -> bool:
+    """flash-attn installed and loadable against this torch (a build for another torch fails to import)."""
+    if importlib.util.find_spec("flash_attn") is None:
+        return False
+    try:
+        import flash_attn  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def trl_value_head_available() -> bool:
+    """trl with AutoModelForCausalLMWithValueHead, which verl's PPO critic wraps the model in."""
+    for module in ("trl.experimental.ppo", "trl"):
+        try:
+            if hasattr(importlib.import_module(module), "AutoModelForCausalLMWithValueHead"):
+                return True
+        except Exception:
+            continue
+    return False
+
+
+def check_ppo(config, flash_attn: bool, trl: bool) -> list[str]:
+    """verl 0.9.1 loads the PPO critic with attn_implementation="flash_attention_2" hard-coded
+    (verl/utils/model.py: load_valuehead_model) through trl's value head: both must be installed."""
+    if not config.critic.get("enable"):
+        return []
+    missing = [name for name, present in (("flash-attn", flash_attn), ("trl 0.27-0.29", trl)) if not present]
+    if not missing:
+        return []
+    return [
+        f"the ppo variant's critic needs {' and '.join(missing)}: verl 0.9.1 loads the critic with "
+        "flash-attention 2 hard-coded and wraps it in trl's value head; install them with "
+        "`SVR1_EXTRAS=dev,gpu bash scripts/setup.sh` on a node with a CUDA toolkit, or train with GRPO"
+    ]
+
+
+def model_availability(model: str) -> Verdict:
+    """A local checkpoint, a hub name already in the Hugging Face cache, or one that will be downloaded."""
+    problems = check_model(model)
+    if problems:
+        return Verdict("model", "fail", problems[0])
+    if Path(model).is_dir():
+        return Verdict("model", "ok", f"local checkpoint {model}")
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return Verdict("model", "ok", f"{model} is in the Hugging Face cache")
+    return Verdict(
+        "model",
+        "note",
+        f"{model} is not in the Hugging Face cache: it downloads on first use (needs the hub)",
+    )
+
+
+def disk_verdict(config, params: float | None) -> Verdict:
+    run_dir = Path(config.trainer.default_local_dir).resolve()
+    existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if params is None:
+        return Verdict("disk", "note", f"model size unknown; {free / GIB:.0f} GiB free at {existing}")
+    estimate = DiskEstimate.of(
+        params,
+        total_steps=config.trainer.get("total_training_steps") or 10**9,
+        save_freq=config.trainer.save_freq,
+        keep=config.trainer.get("max_actor_ckpt_to_keep"),
+        with_critic=bool(config.critic.get("enable")),
+    )
+    detail = (
+        f"{estimate.kept} checkpoints of ~{estimate.per_checkpoint / GIB:.0f} GiB kept at once "
+        f"(trainer.max_actor_ckpt_to_keep), ~{estimate.total / GIB:.0f} GiB; {free / GIB:.0f} GiB free at {existing}"
+    )
+    return Verdict("disk", "fail" if estimate.total > free else "ok", detail)
+
+
+def memory_verdict(config, params: float | None, gpu_bytes: float | None) -> Verdict:
+    if params is None:
+        return Verdict("gpu memory", "note", "model size unknown: no estimate")
+    fsdp = config.actor_rollout_ref.actor.fsdp_config
+    estimate = GPUMemoryEstimate.of(
+        params,
+        gpus=config.trainer.n_gpus_per_node * config.trainer.nnodes,
+        gpu_bytes=gpu_bytes or 80 * GIB,
+        vllm_share=config.actor_rollout_ref.rollout.gpu_memory_utilization,
+        param_offload=bool(fsdp.get("param_offload")),
+        optimizer_offload=bool(fsdp.get("optimizer_offload")),
+    )
+    assumed = "" if gpu_bytes else " (assuming 80 GiB GPUs)"
+    status = "fail" if estimate.total > 0.95 * estimate.gpu else "ok"
+    return Verdict("gpu memory", status, estimate.describe() + assumed)
+
+
+def verl_validation(config) -> Verdict:
+    """verl's own `validate_config`, as `main_ppo` runs it before starting Ray."""
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    try:
+        validate_config(config, need_reference_policy(config), need_critic(config))
+    except Exception as error:  # verl raises assertions, ValueErrors and Hydra instantiation errors
+        if "huggingface.co" in str(error):  # the critic's config builds the model's config from the hub
+            return Verdict(
+                "verl validate_config", "note", "needs the model's config.json, not on this machine"
+            )
+        return Verdict("verl validate_config", "fail", (str(error) or type(error).__name__).splitlines()[0])
+    return Verdict("verl validate_config", "ok", "passed")
+
+
+def preflight(
+    config, *, device: str, visible_gpus: int, dry_run: bool, gpu_bytes: float | None
+) -> list[Verdict]:
+    """Every check on a composed training config, one verdict each. A dry run on a machine without a GPU
+    shows a GPU run meant for another machine: what it finds about this machine (GPUs, installed kernels,
+    free disk) is a note there, not a failure."""
+    here = visible_gpus > 0 or not dry_run
+
+    def binding(verdict: Verdict) -> Verdict:
+        return verdict if here or verdict.status != "fail" else Verdict(verdict.check, "note", verdict.detail)
+
     problems, longest = check_data([*_files(config.data.train_files), *_files(config.data.val_files)])
-    problems += check_model(config.actor_rollout_ref.model.path)
-    if check_gpu_count:
-        problems += check_gpus(config.trainer.n_gpus_per_node, config.trainer.nnodes, visible_gpus)
+    verdicts = [_verdict("data", problems, "files, columns and a sample of videos open")]
+    verdicts.append(model_availability(config.actor_rollout_ref.model.path))
+    if device == "gpu":
+        gpus = check_gpus(config.trainer.n_gpus_per_node, config.trainer.nnodes, visible_gpus)
+        verdicts.append(binding(_verdict("gpus", gpus, f"{visible_gpus} visible")))
+        verdicts.append(
+            Verdict("attention", "ok", "flash-attention 2 with remove-padding")
+            if flash_attn_available()
+            else Verdict("attention", "note", "flash-attn not installed: PyTorch SDPA, remove-padding off")
+        )
+        params = parameter_count(config.actor_rollout_ref.model.path)
+        verdicts += [binding(disk_verdict(config, params)), memory_verdict(config, params, gpu_bytes)]
+    if config.critic.get("enable"):
+        ppo = check_ppo(config, flash_attn_available(), trl_value_head_available())
+        verdicts.append(binding(_verdict("ppo critic", ppo, "flash-attn and trl present")))
     episode = dict(config.svr1.episode)
     budget = TokenBudget.of(episode, config.svr1.reply_tokens, longest)
-    problems += check_budget(
+    budget_problems = check_budget(
         budget,
         config.data.max_prompt_length,
         config.data.max_response_length,
         config.actor_rollout_ref.rollout.limit_images,
         episode["max_frames"],
     )
-    return problems
+    verdicts.append(
+        _verdict("token budget", budget_problems, f"prompt <= {budget.prompt}, response <= {budget.response}")
+    )
+    verdicts.append(verl_validation(config))
+    return verdicts

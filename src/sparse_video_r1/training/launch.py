@@ -1,9 +1,10 @@
 """What `sh train.sh` runs: resolve the run for this machine, check it, then hand it to verl's trainer.
 
-GPUs visible: the seed's setting (Qwen2.5-VL-3B, GRPO, vLLM) on NExT-QA if `data/nextqa` is prepared,
-else on the synthetic benchmark. No GPU: the tiny offline model on the synthetic benchmark through our CPU
-backend, a few steps (both built on first use). A dry run composes and checks the GPU run, prints verl's
-composed config, and exits.
+GPUs visible: the seed's setting (Qwen2.5-VL-3B, GRPO, vLLM) on NExT-QA (`data/nextqa`, or DATA_DIR;
+`DATA_DIR=synthetic` for the embedded benchmark), with flash-attention when it is installed and PyTorch
+SDPA otherwise. No GPU: the tiny offline model on the synthetic benchmark through our CPU backend, a few
+steps (both built on first use). A dry run composes the GPU run, runs every pre-flight check and verl's
+own `validate_config`, prints a verdict per check and the composed config, writes nothing, and exits.
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-import yaml
+from sparse_video_r1.training.checks import flash_attn_available, preflight
 
 CONFIG_DIR = Path(str(files("sparse_video_r1.training") / "config"))
 CONFIG_NAME = "sparse_video_r1"
 TINY_MODEL = Path("outputs/tiny-model")
 SYNTHETIC = Path("data/synthetic")
 NEXTQA = Path("data/nextqa")
+AGENT_LOOP_YAML = Path(str(files("sparse_video_r1.agent") / "agent_loop.yaml"))
+SDPA = [  # what training without flash-attn takes: verl's remove-padding path calls flash-attn directly
+    "actor_rollout_ref.model.use_remove_padding=false",
+    "++actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+]
 
 
 def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -85,9 +91,9 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
     model = args.model or (str(_ensure_tiny_model().resolve()) if device == "cpu" else "")
     if model:
         overrides.append(f"actor_rollout_ref.model.path={hydra_value(model, 'MODEL')}")
-    data_dir = Path(args.data_dir) if args.data_dir else None
-    if data_dir is None:
-        data_dir = NEXTQA if device == "gpu" and (NEXTQA / "train.parquet").is_file() else _ensure_synthetic()
+    if device == "gpu" and not flash_attn_available():
+        overrides += SDPA
+    data_dir = _data_dir(args.data_dir, device, args.dry_run)
     overrides += [
         f"data.train_files={hydra_value(str((data_dir / 'train.parquet').resolve()), 'DATA_DIR')}",
         f"data.val_files={hydra_value(str((data_dir / 'val.parquet').resolve()), 'DATA_DIR')}",
@@ -102,6 +108,21 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
     }
     overrides += [f"{key}={value}" for key, value in counts.items() if value is not None]
     return device, overrides + extra
+
+
+def _data_dir(given: str, device: str, dry_run: bool) -> Path:
+    """DATA_DIR, "synthetic" for the embedded benchmark; by default NExT-QA on a GPU, synthetic on CPU."""
+    if given == "synthetic" or (not given and device == "cpu"):
+        return SYNTHETIC if dry_run else _ensure_synthetic()
+    if given:
+        return Path(given)
+    if not (NEXTQA / "train.parquet").is_file():
+        raise SystemExit(
+            f"[train] no training data: {NEXTQA.resolve()} is not prepared. Prepare NExT-QA with "
+            f"`svr1 prepare nextqa --raw-dir RAW --out-dir {NEXTQA} --samples 1000` (the seed's setting), "
+            "give DATA_DIR=/your/prepared/folder, or DATA_DIR=synthetic for the embedded synthetic benchmark"
+        )
+    return NEXTQA
 
 
 def hydra_value(value: str, name: str) -> str:
@@ -127,34 +148,21 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name=CONFIG_NAME, overrides=overrides)
 
 
-def write_agent_loop(config) -> Path:
-    """The run's agent-loop registry entry, with its episode knobs, beside its checkpoints."""
-    run_dir = Path(config.trainer.default_local_dir).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "agent_loop.yaml"
-    entry = {
-        "name": "frame_request",
-        "_target_": "sparse_video_r1.agent.verl_loop.FrameRequestAgentLoop",
-        "episode": dict(config.svr1.episode),
-        "reply_tokens": config.svr1.reply_tokens,
-    }
-    path.write_text(yaml.safe_dump([entry], sort_keys=False))
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
-
-    from sparse_video_r1.training.checks import check_gpus, check_run
 
     args, extra = _arguments(argv)
     visible = _visible_gpus()
     device, overrides = resolve(args, extra, visible)
     print(f"[train] {'dry run, ' if args.dry_run else ''}device: {device} ({visible} GPUs visible)")
-    placeholder = "actor_rollout_ref.rollout.agent.agent_loop_config_path=to-be-written"
+    overrides.insert(
+        0,
+        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={hydra_value(str(AGENT_LOOP_YAML), 'agent loop')}",
+    )
     try:
-        config = compose([*overrides, placeholder])
+        config = compose(overrides)
     except (HydraException, OmegaConfBaseException) as error:
         print(f"[train] error: the config does not compose: {error}", file=sys.stderr)
         if "not in struct" in str(error) or "Could not override" in str(error):
@@ -163,17 +171,19 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 2
-    # A dry run may show a GPU run on any machine: its GPU check is a note, not a failure.
+    verdicts = preflight(
+        config, device=device, visible_gpus=visible, dry_run=args.dry_run, gpu_bytes=_gpu_bytes()
+    )
+    for verdict in verdicts:
+        print(verdict.line(), file=sys.stderr if verdict.status == "fail" else sys.stdout)
+    failed = [v.check for v in verdicts if v.status == "fail"]
     if args.dry_run:
-        for note in check_gpus(config.trainer.n_gpus_per_node, config.trainer.nnodes, visible):
-            print(f"[train] note: {note}")
-    problems = check_run(config, visible, check_gpu_count=device == "gpu" and not args.dry_run)
-    if problems:
-        for problem in problems:
-            print(f"[train] check failed: {problem}", file=sys.stderr)
+        print(OmegaConf.to_yaml(config, resolve=True))
+        print(f"[train] dry run: {'failed: ' + ', '.join(failed) if failed else 'every check passed'}")
+        return 1 if failed else 0
+    if failed:
+        print(f"[train] not starting: {', '.join(failed)} failed", file=sys.stderr)
         return 1
-    print(f"[train] checks passed: data, videos, model, {'' if args.dry_run else 'GPUs, '}token budget")
-    overrides.append(f"actor_rollout_ref.rollout.agent.agent_loop_config_path={write_agent_loop(config)}")
     command = [
         sys.executable,
         "-m",
@@ -181,17 +191,30 @@ def main(argv: list[str] | None = None) -> int:
         f"--config-path={CONFIG_DIR}",
         f"--config-name={CONFIG_NAME}",
     ]
-    if args.dry_run:
-        command += ["--cfg", "job", "--resolve"]
+    print("[train] " + " ".join(command + overrides))
+    return subprocess.run(command + overrides, env=_environment(config, device)).returncode
+
+
+def _gpu_bytes() -> float | None:
+    import torch
+
+    return float(torch.cuda.get_device_properties(0).total_memory) if torch.cuda.is_available() else None
+
+
+def _environment(config, device: str) -> dict[str, str]:
     env = dict(os.environ)
     # verl writes TensorBoard events to ./tensorboard_log by default; keep them beside the run's checkpoints.
     env.setdefault("TENSORBOARD_DIR", str(Path(config.trainer.default_local_dir).resolve() / "tensorboard"))
+    # verl imports these in every process it starts, in order: without a GPU the CPU backend (its platform
+    # must be in place before any verl worker module loads), then our trainer.
+    plugins = ["sparse_video_r1.training.verl_plugin"]
     if device == "cpu":
         from sparse_video_r1.cpu_backend.launch import cpu_environment
 
         env.update(cpu_environment())
-    print("[train] " + " ".join(command + overrides))
-    return subprocess.run(command + overrides, env=env).returncode
+        plugins.insert(0, env["VERL_USE_EXTERNAL_MODULES"])
+    env["VERL_USE_EXTERNAL_MODULES"] = ",".join(plugins)
+    return env
 
 
 if __name__ == "__main__":
