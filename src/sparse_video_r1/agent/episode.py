@@ -12,20 +12,32 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sparse_video_r1.agent.protocol import OPTION_LETTERS, Answer, FrameRequest, Invalid, parse_reply
+from sparse_video_r1.agent.wording import WORDINGS
 from sparse_video_r1.video.timestamps import FrameGrid, random_timestamps, uniform_timestamps
+
+
+def _knob(default, help: str):
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class EpisodeConfig:
-    """The knobs, with the seed paper's defaults: 5 frames a round, 5 rounds."""
+    """The episode's knobs, with the seed paper's defaults: 5 frames a round, 5 rounds. Each field is a
+    key of the training config (`svr1.episode.<field>`) and a flag of `svr1 eval` and `svr1 sft-data`
+    (`--<field-with-dashes>`), with the help text below."""
 
-    first_frames: int = 5
-    first_strategy: Literal["uniform", "random"] = "uniform"
-    frames_per_request: int = 5
-    max_rounds: int = 5  # assistant replies, the last of which must answer
-    max_frames: int = 25  # frames shown in all, first frames included
-    max_pixels: int = 128 * 28 * 28  # per frame: 128 visual tokens for Qwen2.5-VL
-    min_pixels: int = 16 * 28 * 28
+    first_frames: int = _knob(5, "frames shown in the first turn")
+    first_strategy: Literal["uniform", "random"] = _knob("uniform", "how the first frames are chosen")
+    frames_per_request: int = _knob(5, "most frames one reply may ask for")
+    max_rounds: int = _knob(5, "assistant replies per episode, the last of which must answer")
+    max_frames: int = _knob(25, "frames shown in all, the first ones included")
+    max_pixels: int = _knob(128 * 28 * 28, "pixel budget per frame (28 x 28 pixels per visual token)")
+    min_pixels: int = _knob(16 * 28 * 28, "smallest frame, in pixels")
+    wording: Literal["full", "brief"] = _knob("full", "the environment's words: full sentences or brief")
+
+    def __post_init__(self) -> None:
+        if self.wording not in WORDINGS:
+            raise ValueError(f"unknown wording {self.wording!r}: use one of {', '.join(WORDINGS)}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class Episode:
         self.config = config or EpisodeConfig()
         self.seed = seed
         self.record = EpisodeRecord()
+        self.words = WORDINGS[self.config.wording]
         self._seen: set[int] = set()
 
     @property
@@ -108,18 +121,21 @@ class Episode:
     def rounds_left(self) -> int:
         return self.config.max_rounds - self.record.rounds
 
-    def opening(self) -> list[Part]:
-        """The first user turn: the question, the first frames with their times, the budget, the format."""
+    def opening(self, times: Sequence[float] | None = None) -> list[Part]:
+        """The first user turn: the question, the first frames with their times, the budget, the format.
+        The first frames follow `first_strategy` unless the caller gives their `times` (SFT data)."""
         config = self.config
         count = min(config.first_frames, config.max_frames)
-        if config.first_strategy == "uniform":
+        if times is not None:
+            times = list(times)[:count]
+        elif config.first_strategy == "uniform":
             times = uniform_timestamps(self.duration, count)
         elif config.first_strategy == "random":
             times = random_timestamps(self.duration, count, self.seed)
         else:
             raise ValueError(f"unknown first_strategy {config.first_strategy!r}: use 'uniform' or 'random'")
         times = self._new_frames(times)  # a very short video has fewer frames than asked for
-        parts: list[Part] = [f"{self._introduction()} Here {_are(len(times))} from it.\n"]
+        parts: list[Part] = [self.words.introduction(self.question.render(), self.duration, len(times))]
         parts += self._show(times, round_=0)
         parts.append("\n" + self._instructions())
         return parts
@@ -128,10 +144,8 @@ class Episode:
         """The first user turn without its frames: what a dataset row's `prompt` holds for reading and
         length checks (the agent loop renders the real turn, frames included)."""
         first = min(self.config.first_frames, self.config.max_frames)
-        return f"{self._introduction()}\n{self._instructions(frames_shown=first)}"
-
-    def _introduction(self) -> str:
-        return f"{self.question.render()}\n\nThe video lasts {self.duration:.1f} seconds."
+        text = self.words.prompt_text(self.question.render(), self.duration)
+        return f"{text}\n{self._instructions(frames_shown=first)}"
 
     def step(self, reply: str) -> list[Part] | None:
         """Apply one assistant reply; the next user turn, or None when the episode has ended."""
@@ -151,9 +165,9 @@ class Episode:
             if self.rounds_left <= 0:
                 self.stop("round limit")
                 return None
-            return [f"Your reply was not valid: {action.reason}.\n" + self._instructions()]
+            return [self.words.invalid(action.reason) + self._instructions()]
         self.record.actions.append("frames")
-        parts: list[Part] = [f"Here {_are(len(action.times), 'the ')} you asked for.\n"]
+        parts: list[Part] = [self.words.requested(len(action.times))]
         parts += self._show(action.times, round_=self.record.rounds)
         parts.append("\n" + self._instructions())
         return parts
@@ -178,7 +192,7 @@ class Episode:
             self._seen.add(self.grid.frame_at(time))
             self.record.frames.append({"time": time, "round": round_})
             parts += [
-                f"Frame at {time:.1f} s: ",
+                self.words.frame_label(time),
                 FrameAt(time, self.config.max_pixels, self.config.min_pixels),
                 "\n",
             ]
@@ -209,34 +223,14 @@ class Episode:
         return FrameRequest(tuple(new))
 
     def _instructions(self, frames_shown: int | None = None) -> str:
-        letters = self.question.letters
-        answer = f"<answer>X</answer>, where X is one of {', '.join(letters)}"
+        letters, rounds_left = self.question.letters, self.rounds_left
         frames_left = self._frames_left(frames_shown)
-        rounds_left = self.rounds_left
         if rounds_left <= 1:
-            return (
-                "This is your last reply. Think inside <think> </think>, "
-                f"then give your final answer as {answer}."
-            )
+            return self.words.last_reply(letters)
         if frames_left <= 0:
-            return (
-                f"You have seen all {self.config.max_frames} frames you may see, so no more can be shown. "
-                f"Think inside <think> </think>, then answer with {answer}. "
-                f"You have {rounds_left} replies left."
-            )
+            return self.words.no_frames_left(letters, self.config.max_frames, rounds_left)
         ask = min(self.config.frames_per_request, frames_left)
-        return (
-            "Think inside <think> </think>. Then either answer with "
-            f"{answer}, or ask for up to {ask} more frames with <frames>t1, t2, ...</frames>, "
-            f"giving times in seconds between 0 and {self.duration:.1f}. "
-            f"You have {rounds_left} replies left, the last of which must answer, "
-            f"and {frames_left} more frames in all."
-        )
-
-
-def _are(count: int, article: str = "") -> str:
-    """'are the 3 frames' / 'is the 1 frame'."""
-    return f"are {article}{count} frames" if count != 1 else f"is {article}1 frame"
+        return self.words.choose(letters, ask, self.duration, rounds_left, frames_left)
 
 
 def _seconds(times: Sequence[float]) -> str:

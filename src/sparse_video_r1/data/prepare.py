@@ -44,8 +44,8 @@ def prepare_nextgqa(raw_dir: str, gqa_dir: str, out_dir: str, val_samples: int |
     return _write(splits, Path(out_dir), "nextgqa", {"val": val_samples}, seed, began)
 
 
-def prepare_synthetic(out_dir: str, videos: int, seed: int) -> int:
+def prepare_synthetic(out_dir: str, videos: int, seed: int, shuffle_options: bool = False) -> int:
     began = time.perf_counter()
-    splits = make_synthetic(Path(out_dir), videos, seed)
+    splits = make_synthetic(Path(out_dir), videos, seed, shuffle_options=shuffle_options)
     print(f"made {videos} videos in {time.perf_counter() - began:.1f} s")
     return _write(splits, Path(out_dir), "synthetic", {}, seed, began)

@@ -1,22 +1,28 @@
-"""The embedded synthetic video-QA benchmark: real H.264 videos whose answers hide in brief moments.
+"""The embedded synthetic benchmark: real H.264 videos whose answers hide in brief moments.
 
-Each 10 s video shows a square moving across a plain background. For a moment it turns another colour,
-a shape appears for a moment, and a white circle flashes a few times. Each event lasts about 0.6 s, so
-five uniformly spaced frames usually miss the evidence; an agent that asks for the right frames does
-not. Four questions per video, five options each, with the evidence intervals (spans) recorded:
+Each 10 s video shows a coloured square crossing a dark background. For 0.6 s the whole screen flashes
+a colour; at another moment, for 0.6 s, one to five white discs appear together. Five uniformly spaced
+frames catch a 0.6 s event about 30% of the time; an agent that asks for the right frames always can.
+Three questions per video, with their evidence intervals (spans) recorded:
 
-    appear  Which shape appears for a moment?
-    colour  What colour does the square turn for a moment?
-    count   How many times does a white circle flash?
-    motion  Which way does the square move?   (the control: any two frames answer it)
+    colour   What colour does the screen flash?                   (brief evidence)
+    count    How many white discs appear for a moment?            (brief evidence)
+    square   What colour is the square?                           (the control: every frame answers it)
 
-Deterministic for a seed; a few dozen videos take seconds. It is what the demo, the CPU tests and a
-first `sh train.sh` run on when no NExT-QA is prepared.
+The events are large (the whole screen, or discs 70 px across on a 320x240 frame) so that a small model
+can see them at the pixel budget of CPU training (12 visual tokens a frame): learning to look, not to
+squint, is the point. Every answer is something a model can see without knowing where in a frame it is (a colour, an
+amount): a model trained from scratch has only rotary positions, which tell it how far apart two things
+are but not where one is, and it learns "where" far more slowly than "what". By default each question
+type lists its options in one fixed order, so a tiny model learns what it sees rather than how to read a
+shuffled list; `shuffle_options=True` shuffles them per question.
+
+Deterministic for a seed; a few dozen videos take seconds. It is what the demo, the CPU tests and a first
+`sh train.sh` run on when no NExT-QA is prepared.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +30,42 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sparse_video_r1.agent.oracle import Thinking
 from sparse_video_r1.data.splits import Question
 from sparse_video_r1.video.writer import write_video
 
 WIDTH, HEIGHT, FPS, SECONDS = 320, 240, 10, 10.0
 EVENT = 0.6  # seconds an event stays on screen
-COLOURS = {
+WHITE = 35  # the white discs' radius in pixels
+SQUARE = 30  # half side in pixels
+COLOURS = {  # the flash's
     "red": (220, 40, 40),
-    "green": (40, 180, 60),
-    "blue": (50, 90, 230),
-    "yellow": (235, 210, 40),
-    "purple": (150, 60, 200),
+    "green": (40, 190, 60),
+    "blue": (50, 90, 235),
+    "yellow": (240, 215, 40),
+    "purple": (160, 60, 210),
+}
+SQUARES = {  # the square's, none of them a flash's
     "orange": (245, 140, 30),
     "cyan": (40, 200, 210),
+    "pink": (250, 150, 190),
+    "brown": (130, 80, 40),
+    "grey": (150, 150, 150),
 }
-SHAPES = ("triangle", "diamond", "star", "cross", "ring")
-DIRECTIONS = ("left", "right", "up", "down", "it does not move")
-FLASH_COUNTS = ("1", "2", "3", "4", "5")
+COUNTS = ("1", "2", "3", "4", "5")
+SPOTS = ((60, 55), (160, 55), (260, 55), (60, 185), (160, 185), (260, 185), (110, 120), (210, 120))
+QUESTIONS = {
+    "colour": "What colour does the screen flash?",
+    "count": "How many white discs appear for a moment?",
+    "square": "What colour is the square?",
+}
+OPTIONS = {"colour": tuple(COLOURS), "count": COUNTS, "square": tuple(SQUARES)}
+# What the SFT oracle thinks in each question type, once the evidence is on screen and before.
+THINKING = {
+    "colour": Thinking(seen="The screen flashes {answer}.", not_seen="No flash yet."),
+    "count": Thinking(seen="White discs: {answer}.", not_seen="No white discs yet."),
+    "square": Thinking(seen="The square is {answer}.", not_seen="I cannot see the square yet."),
+}
 
 
 @dataclass(frozen=True)
@@ -48,137 +73,101 @@ class Scene:
     """Everything one synthetic video shows, and when."""
 
     background: tuple[int, int, int]
-    colour: str  # the square's colour
-    flash_colour: str  # the colour it turns for a moment
+    direction: str  # where the square goes: left, right, up or down
+    square: str  # the square's colour
+    colour: str  # the flash's colour
     colour_at: float
-    direction: str
-    shape: str
-    shape_at: float
-    shape_xy: tuple[int, int]
-    flashes: tuple[tuple[float, int, int], ...]  # (start, x, y)
+    whites: tuple[tuple[int, int], ...]  # where the white discs appear, all at once
+    whites_at: float
 
 
-def _disjoint_starts(rng: random.Random, count: int, taken: list[float]) -> list[float]:
-    """Event start times that keep every event on screen apart from the others and inside the video."""
-    starts: list[float] = []
+def _event_starts(rng: random.Random, count: int) -> list[float]:
+    """Event start times, on the video's frame grid, apart from each other and inside the video."""
     for _ in range(10_000):
-        if len(starts) == count:
+        starts = [round(rng.uniform(0.2, SECONDS - EVENT - 0.2), 1) for _ in range(count)]
+        if all(abs(a - b) >= EVENT + 0.4 for i, a in enumerate(starts) for b in starts[i + 1 :]):
             return starts
-        t = round(rng.uniform(0.3, SECONDS - EVENT - 0.3), 1)
-        if all(abs(t - u) >= EVENT + 0.2 for u in starts + taken):
-            starts.append(t)
     raise RuntimeError(f"cannot place {count} events apart in {SECONDS} s")
 
 
 def make_scene(rng: random.Random) -> Scene:
-    colour, flash_colour = rng.sample(sorted(COLOURS), 2)
-    colour_at, shape_at = _disjoint_starts(rng, 2, [])
-    flashes = _disjoint_starts(rng, rng.randint(1, 5), [colour_at, shape_at])
+    colour_at, whites_at = _event_starts(rng, 2)
     return Scene(
-        background=tuple(rng.randint(20, 70) for _ in range(3)),
-        colour=colour,
-        flash_colour=flash_colour,
+        background=tuple(rng.randint(15, 60) for _ in range(3)),
+        direction=rng.choice(("left", "right", "up", "down")),
+        square=rng.choice(tuple(SQUARES)),
+        colour=rng.choice(tuple(COLOURS)),
         colour_at=colour_at,
-        direction=rng.choice(DIRECTIONS[:4]),
-        shape=rng.choice(SHAPES),
-        shape_at=shape_at,
-        shape_xy=(rng.randint(40, WIDTH - 40), rng.randint(40, HEIGHT - 40)),
-        flashes=tuple(
-            sorted((t, rng.randint(30, WIDTH - 30), rng.randint(30, HEIGHT - 30)) for t in flashes)
-        ),
+        whites=tuple(sorted(rng.sample(SPOTS, rng.randint(1, len(COUNTS))))),
+        whites_at=whites_at,
     )
 
 
 def _shown(start: float, t: float) -> bool:
-    return start <= t < start + EVENT
+    return start <= t < start + EVENT - 1e-9
 
 
-def _square_xy(scene: Scene, t: float) -> tuple[int, int]:
+def square_xy(scene: Scene, t: float) -> tuple[int, int]:
     progress = t / SECONDS
     dx, dy = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[scene.direction]
-    cx, cy = WIDTH // 2, HEIGHT // 2
-    return int(cx + dx * (progress - 0.5) * (WIDTH - 80)), int(cy + dy * (progress - 0.5) * (HEIGHT - 80))
+    return (
+        int(WIDTH / 2 + dx * (progress - 0.5) * (WIDTH - 4 * SQUARE)),
+        int(HEIGHT / 2 + dy * (progress - 0.5) * (HEIGHT - 4 * SQUARE)),
+    )
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, x: int, y: int, r: int = 22) -> None:
-    white = (245, 245, 245)
-    if shape == "triangle":
-        draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=white)
-    elif shape == "diamond":
-        draw.polygon([(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=white)
-    elif shape == "star":
-        points = [
-            (
-                x + (r if k % 2 == 0 else r // 2) * math.sin(k * math.pi / 5),
-                y - (r if k % 2 == 0 else r // 2) * math.cos(k * math.pi / 5),
-            )
-            for k in range(10)
-        ]
-        draw.polygon(points, fill=white)
-    elif shape == "cross":
-        draw.rectangle([x - r, y - r // 3, x + r, y + r // 3], fill=white)
-        draw.rectangle([x - r // 3, y - r, x + r // 3, y + r], fill=white)
-    else:  # ring
-        draw.ellipse([x - r, y - r, x + r, y + r], outline=white, width=6)
+def _disc(draw: ImageDraw.ImageDraw, xy: tuple[int, int], radius: int, colour: tuple[int, int, int]) -> None:
+    x, y = xy
+    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
 
 
 def render(scene: Scene, t: float) -> np.ndarray:
     """The frame on screen at time t."""
-    image = Image.new("RGB", (WIDTH, HEIGHT), scene.background)
+    flash = _shown(scene.colour_at, t)
+    image = Image.new("RGB", (WIDTH, HEIGHT), COLOURS[scene.colour] if flash else scene.background)
     draw = ImageDraw.Draw(image)
-    x, y = _square_xy(scene, t)
-    colour = scene.flash_colour if _shown(scene.colour_at, t) else scene.colour
-    draw.rectangle([x - 20, y - 20, x + 20, y + 20], fill=COLOURS[colour])
-    if _shown(scene.shape_at, t):
-        _draw_shape(draw, scene.shape, *scene.shape_xy)
-    for start, fx, fy in scene.flashes:
-        if _shown(start, t):
-            draw.ellipse([fx - 14, fy - 14, fx + 14, fy + 14], fill=(255, 255, 255))
+    x, y = square_xy(scene, t)
+    draw.rectangle([x - SQUARE, y - SQUARE, x + SQUARE, y + SQUARE], fill=SQUARES[scene.square])
+    if _shown(scene.whites_at, t):
+        for xy in scene.whites:
+            _disc(draw, xy, WHITE, (255, 255, 255))
     return np.asarray(image)
 
 
-def _options(
-    rng: random.Random, correct: str, pool: tuple[str, ...] | list[str]
-) -> tuple[tuple[str, ...], int]:
-    others = rng.sample([p for p in pool if p != correct], 4)
-    options = [correct, *others]
-    rng.shuffle(options)
-    return tuple(options), options.index(correct)
+def questions_for(
+    scene: Scene, video_id: str, video: Path, rng: random.Random, shuffle_options: bool = False
+) -> list[Question]:
+    def span(start: float) -> tuple[tuple[float, float]]:
+        return ((start, round(start + EVENT, 2)),)
 
-
-def questions_for(scene: Scene, video_id: str, video: Path, rng: random.Random) -> list[Question]:
-    def span(start: float) -> tuple[float, float]:
-        return (start, round(start + EVENT, 2))
-
-    asked = [
-        ("appear", "Which shape appears for a moment?", scene.shape, SHAPES, (span(scene.shape_at),)),
-        (
-            "colour",
-            "What colour does the square turn for a moment?",
-            scene.flash_colour,
-            [c for c in sorted(COLOURS) if c != scene.colour],
-            (span(scene.colour_at),),
-        ),
-        (
-            "count",
-            "How many times does a white circle flash?",
-            str(len(scene.flashes)),
-            FLASH_COUNTS,
-            tuple(span(t) for t, _, _ in scene.flashes),
-        ),
-        ("motion", "Which way does the square move?", scene.direction, DIRECTIONS, ((0.0, SECONDS),)),
-    ]
+    asked = {
+        "colour": (scene.colour, span(scene.colour_at)),
+        "count": (str(len(scene.whites)), span(scene.whites_at)),
+        "square": (scene.square, ((0.0, SECONDS),)),
+    }
     questions = []
-    for qid, (kind, text, correct, pool, spans) in enumerate(asked):
-        options, answer = _options(rng, correct, pool)
+    for qid, (kind, (correct, spans)) in enumerate(asked.items()):
+        options = list(OPTIONS[kind])
+        if shuffle_options:
+            rng.shuffle(options)
         questions.append(
-            Question(video_id, str(qid), text, options, answer, kind, video, f"{video_id}:{qid}", spans)
+            Question(
+                video_id,
+                str(qid),
+                QUESTIONS[kind],
+                tuple(options),
+                options.index(correct),
+                kind,
+                video,
+                f"{video_id}:{qid}",
+                spans,
+            )
         )
     return questions
 
 
 def make_synthetic(
-    out_dir: Path, videos: int, seed: int, val_fraction: float = 0.25
+    out_dir: Path, videos: int, seed: int, val_fraction: float = 0.25, shuffle_options: bool = False
 ) -> dict[str, list[Question]]:
     """Write `videos` synthetic videos under OUT/videos and return their questions by split."""
     video_dir = out_dir / "videos"
@@ -192,5 +181,6 @@ def make_synthetic(
         path = video_dir / f"{video_id}.mp4"
         frames = (render(scene, k / FPS) for k in range(int(SECONDS * FPS)))
         write_video(path, frames, FPS, gop=30, b_frames=2)
-        splits["val" if i >= val_start else "train"] += questions_for(scene, video_id, path, rng)
+        questions = questions_for(scene, video_id, path, rng, shuffle_options)
+        splits["val" if i >= val_start else "train"] += questions
     return {split: questions for split, questions in splits.items() if questions}
