@@ -1,0 +1,235 @@
+"""`svr1 sft-data`: multi-turn SFT trajectories in our protocol, played by the oracle in our own episodes.
+
+For each prepared row with evidence spans (the synthetic benchmark, NExT-GQA), the episode code renders
+the turns exactly as training and evaluation do (same words, same frames at the same pixel budget), and
+the oracle (`agent/oracle.py`) replies: a scan in time order until the evidence is on screen, then the
+answer. The thinking comes from templates, or, with a teacher (any OpenAI-compatible server), is written
+by the teacher given the true span and answer and kept only when the teacher's own answer is right.
+
+Written in the format verl's SFT trainer reads for multi-turn chats with images (`MultiTurnSFTDataset`):
+a `messages` column whose user turns mark each frame with `<image>`, and an `images` column with the
+frames as PNG bytes in order. Every assistant turn is a training target; every user turn is masked.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.frames import decode_frames
+from sparse_video_r1.agent.oracle import GENERIC, NoEvidence, oracle_reply
+from sparse_video_r1.agent.protocol import Answer, parse_reply
+from sparse_video_r1.data.synthetic import THINKING
+from sparse_video_r1.video import FrameGrid, VideoError, open_video
+
+IMAGE = "<image>"  # where verl's MultiTurnSFTDataset puts each frame of a turn
+Rewriter = Callable[[list[dict], list[Image.Image], str, dict], str | None]
+
+
+@dataclass
+class Trajectory:
+    messages: list[dict]
+    images: list[Image.Image]
+
+
+def _turn(parts: list[Part], video) -> tuple[str, list[Image.Image]]:
+    frames = [part for part in parts if isinstance(part, FrameAt)]
+    texts = [part for part in parts if isinstance(part, str)]
+    if any(IMAGE in text for text in texts):
+        raise ValueError(f"the turn's text holds {IMAGE!r}, which verl's SFT dataset reads as a frame")
+    content = "".join(IMAGE if isinstance(part, FrameAt) else part for part in parts)
+    return content, decode_frames(frames, video)
+
+
+def play(
+    row: dict,
+    config: EpisodeConfig,
+    rewrite: Rewriter | None = None,
+    guess: random.Random | None = None,
+    first: list[float] | None = None,
+) -> Trajectory:
+    """One row's trajectory: the oracle's replies in our episode (raises NoEvidence, VideoError). With
+    `guess`, a last reply without evidence is a guess (see oracle_reply); `first` sets the first frames."""
+    info = row["extra_info"]
+    question = Question(info["question"], tuple(info["options"]))
+    grid = FrameGrid.of(info["duration"], info["fps"], info.get("num_frames"))
+    episode = Episode(question, grid, config, seed=int(info.get("index", 0)))
+    thinking = THINKING.get(info.get("type"), GENERIC)
+    video = open_video(info["video"])
+    content, images = _turn(episode.opening(first), video)
+    messages = [{"role": "user", "content": content}]
+    while True:
+        reply = oracle_reply(episode, info["spans"], int(info["answer_index"]), thinking, guess)
+        if rewrite is not None:
+            reply = rewrite(messages, images, reply, row)
+            if reply is None:
+                raise NoEvidence("the teacher's answer was wrong")
+        messages.append({"role": "assistant", "content": reply})
+        if first is not None:  # a look ends with its first reply
+            return Trajectory(messages, images)
+        turn = episode.step(reply)
+        if turn is None:
+            if episode.record.end != "answer":
+                raise NoEvidence(f"the episode ended with {episode.record.end!r}")
+            return Trajectory(messages, images)
+        content, new_images = _turn(turn, video)
+        messages.append({"role": "user", "content": content})
+        images += new_images
+
+
+def _png(image: Image.Image) -> dict:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return {"bytes": buffer.getvalue()}
+
+
+@dataclass(frozen=True)
+class Mix:
+    """What trajectories a row becomes, beside its search episode (all drawn with `seed`).
+
+    `one_round`: the share of rows whose episode has one round: the oracle answers from the first frames,
+    guessing when they miss the evidence, so the model can be evaluated with requests disabled (the same
+    weights on 5 uniform frames). `looks`: short first turns per row with brief evidence: the first
+    frames at random times, half of the time one inside the evidence, and the oracle's reply to them (the
+    answer, or its first request). These are cheap lessons in seeing and in deciding to answer
+    or ask (a few dozen tokens each) beside the long search episodes, whose decisions are a handful of
+    their tokens."""
+
+    one_round: float = 0.0
+    looks: int = 0
+    seed: int = 0
+
+
+def _episodes(row: dict, config: EpisodeConfig, mix: Mix, rng: random.Random):
+    """(kind, config, first frames, guess) of each trajectory a row becomes."""
+    if rng.random() < mix.one_round:
+        yield "one round", replace(config, max_rounds=1), None, rng
+    else:
+        yield "search", config, None, None
+    info = row["extra_info"]
+    brief = [(s, e) for s, e in info["spans"] if e - s < 0.5 * info["duration"]]
+    if not brief:
+        return
+    grid = FrameGrid.of(info["duration"], info["fps"], info.get("num_frames"))
+    count = min(config.first_frames, config.max_frames)
+    for _ in range(mix.looks):
+        times = [round(rng.uniform(0, grid.duration), 2) for _ in range(count)]
+        if rng.random() < 0.5:
+            start, end = rng.choice(brief)
+            inside = range(math.ceil(start * grid.fps - 1e-6), math.ceil(end * grid.fps - 1e-6))
+            frame = rng.choice(inside) if inside else grid.frame_at(start)
+            times[rng.randrange(count)] = round((frame + 0.5) / grid.fps, 2)
+        yield "look", config, sorted(times), None
+
+
+def write_sft_data(
+    data_dir: Path, out_dir: Path, config: EpisodeConfig, rewrite: Rewriter | None = None, mix: Mix = Mix()
+) -> dict[str, int]:
+    """OUT/{train,val}.parquet from DATA/{train,val}.parquet, and OUT/skipped.csv; rows written per split."""
+    import pandas as pd
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, skipped = {}, []
+    for split in ("train", "val"):
+        source = data_dir / f"{split}.parquet"
+        if not source.is_file():
+            continue
+        rows, rng = [], random.Random(f"{mix.seed}:{split}")
+        for row in tqdm(pd.read_parquet(source).to_dict("records"), desc=f"sft-data {split}", unit="row"):
+            info = row["extra_info"]
+            where = {"split": split, "video_id": info["video_id"], "qid": info["qid"]}
+            if not len(info.get("spans", [])):
+                skipped.append({**where, "reason": "no evidence spans"})
+                continue
+            for kind, episode_config, first, guess in _episodes(row, config, mix, rng):
+                try:
+                    trajectory = play(row, episode_config, rewrite, guess, first)
+                except (NoEvidence, VideoError, ValueError) as error:
+                    skipped.append({**where, "reason": f"{kind}: {error}"})
+                    continue
+                rows.append(
+                    {
+                        "messages": trajectory.messages,
+                        "images": [_png(image) for image in trajectory.images],
+                        "data_source": row["data_source"],
+                        **where,
+                        "type": info["type"],
+                        "kind": kind,
+                        "turns": len(trajectory.messages) // 2,
+                    }
+                )
+        pd.DataFrame(rows).to_parquet(out_dir / f"{split}.parquet", index=False)
+        written[split] = len(rows)
+    pd.DataFrame(skipped, columns=["split", "video_id", "qid", "reason"]).to_csv(
+        out_dir / "skipped.csv", index=False
+    )
+    return written
+
+
+def teacher_rewriter(base_url: str, model: str, **chat_options) -> Rewriter:
+    """Thinking written by a teacher model that is told the evidence span and the answer. An answer turn
+    is kept only when the teacher's own answer is the right one; a request turn keeps the oracle's times."""
+    from sparse_video_r1.evaluation.openai_chat import OpenAIChat
+
+    chat = OpenAIChat(base_url, model, **chat_options)
+
+    def rewrite(messages: list[dict], images: list[Image.Image], reply: str, row: dict) -> str | None:
+        oracle = parse_reply(reply)
+        action = reply[reply.index("</think>") + len("</think>") :]
+        spans = ", ".join(f"{start:g}-{end:g} s" for start, end in row["extra_info"]["spans"])
+        if isinstance(oracle, Answer):
+            ask = (
+                f"(You are writing training data.) The evidence is at {spans} and the answer is {oracle.letter}. "
+                "Reply as <think>...</think><answer>X</answer>, reasoning in one or two sentences from "
+                "what the frames show."
+            )
+        else:
+            ask = (
+                f"(You are writing training data.) The evidence is at {spans}, not yet on screen. The next "
+                f"action is {action}. Write one or two sentences of reasoning that lead to it from what "
+                "the frames so far show. Reply with the reasoning only."
+            )
+        text = chat([*_chat_messages(messages, images), {"role": "user", "content": ask}]).strip()
+        if isinstance(oracle, Answer):
+            return text if parse_reply(text) == oracle else None
+        thought = text.replace("<think>", "").replace("</think>", "").strip()
+        return f"<think>{thought}</think>{action}" if thought else reply
+
+    return rewrite
+
+
+def _chat_messages(messages: list[dict], images: list[Image.Image]) -> list[dict]:
+    """Our SFT messages (text with <image> marks) as chat messages with image parts, for a teacher."""
+    remaining = iter(images)
+    converted = []
+    for message in messages:
+        parts = []
+        for i, piece in enumerate(message["content"].split(IMAGE)):
+            if i:
+                parts.append({"type": "image", "image": next(remaining)})
+            if piece:
+                parts.append({"type": "text", "text": piece})
+        converted.append({"role": message["role"], "content": parts})
+    return converted
+
+
+def sft_data_command(
+    data_dir: str, out_dir: str, config: EpisodeConfig, teacher: dict | None, mix: Mix
+) -> int:
+    began = time.perf_counter()
+    rewrite = teacher_rewriter(**teacher) if teacher else None
+    written = write_sft_data(Path(data_dir), Path(out_dir), config, rewrite, mix)
+    counts = ", ".join(f"{split} {n}" for split, n in written.items())
+    print(
+        f"trajectories written: {counts} ({time.perf_counter() - began:.1f} s); skips in {out_dir}/skipped.csv"
+    )
+    return 0
