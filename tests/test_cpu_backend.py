@@ -9,7 +9,7 @@ import pytest
 
 
 def test_every_verl_internal_we_touch_is_still_there():
-    from sparse_video_r1.cpu_backend import verl_internals
+    from sparse_video_r1 import verl_internals
 
     verl_internals.check()  # raises, naming what moved, after a verl upgrade that breaks us
 

@@ -11,9 +11,17 @@ import pandas as pd
 import pytest
 
 from sparse_video_r1.training.checks import TokenBudget, check_budget, check_data, check_gpus, check_model
-from sparse_video_r1.training.launch import compose
+from sparse_video_r1.training.launching import compose as compose_named
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def compose(overrides: list[str]):
+    config = compose_named("sparse_video_r1", overrides, "test")
+    assert config is not None, "the config does not compose"
+    return config
+
+
 PATHS = [
     "data.train_files=/d/train.parquet",
     "data.val_files=/d/val.parquet",
@@ -247,7 +255,7 @@ def test_the_ppo_critic_check_names_what_is_missing():
 def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monkeypatch, tmp_path):
     from sparse_video_r1.training import launch
 
-    monkeypatch.setattr(launch, "_ensure_tiny_model", lambda: tmp_path)
+    monkeypatch.setattr(launch, "ensure_tiny_model", lambda: tmp_path)
     args, extra = launch._arguments(["--variant", "debug_1gpu", "--data-dir", str(tmp_path)])
     device, overrides = launch.resolve(args, extra, visible_gpus=0)
     config = compose([*overrides, PATHS[2]])

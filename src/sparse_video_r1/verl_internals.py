@@ -1,15 +1,25 @@
-"""Every place the CPU backend touches verl beyond its public extension points, in one file.
+"""Every place we touch verl beyond its public extension points, in one file, checked when it is imported.
 
-verl 0.9.1 has public hooks for platforms and rollout replicas, but the worker-side rollout registry is a
-module-private dict, and its Ray process-group setup names the device twice on CPU ("cpu:gloo,cpu:gloo").
-`check()` asserts that each of these is still where we expect it; a test calls it, so a verl upgrade
-that moves one fails loudly instead of breaking CPU training in a Ray worker.
+verl 0.9.1 has public hooks for platforms, rollout replicas, trainers and advantage estimators, but not for:
+- the worker-side rollout registry, a module-private dict (`verl.workers.rollout.base._ROLLOUT_REGISTRY`);
+- process groups on CPU: both of verl's process-group initialisers build "cpu:gloo,<device>:<backend>",
+  which is invalid when the device is the CPU ("cpu:gloo,cpu:gloo"), the non-Ray one without a backend
+  argument at all (`verl.utils.distributed.initialize_global_process_group[_ray]`);
+- freezing the vision tower: `actor.freeze_vision_tower` is declared and never read, and the SFT trainer has
+  no such key, so a frozen tower needs a wrap of the private `FSDPEngine._build_module`.
+
+`check()` runs at import and asserts that each is still where we expect it, so a verl upgrade that moves one
+fails loudly, by name, instead of breaking a run inside a Ray worker.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
+from datetime import timedelta
+
+from sparse_video_r1.training.launching import FREEZE_VISION  # set to 1 by the launchers
 
 
 def register_rollout(name: str, replica_loader, adapter_path: str) -> None:
@@ -22,25 +32,62 @@ def register_rollout(name: str, replica_loader, adapter_path: str) -> None:
 
 
 def use_gloo_process_groups() -> None:
-    """verl's Ray workers build "cpu:gloo,<device>:<backend>", invalid when the device is the CPU; default
-    the backend to plain gloo. Must run before verl's workers import the function by name."""
+    """Plain gloo process groups for verl's Ray workers and for torchrun (the SFT trainer) on CPU. Must run
+    before verl imports the functions by name (its SFT trainer imports at call time)."""
+    import torch
     from verl.utils import distributed
 
-    original = distributed.initialize_global_process_group_ray
-    if getattr(original, "__svr1_gloo__", False):
+    ray_init = distributed.initialize_global_process_group_ray
+    if getattr(ray_init, "__svr1_gloo__", False):
         return
 
-    @functools.wraps(original)
-    def initialize(timeout_second=None, backend=None):
-        return original(timeout_second=timeout_second, backend=backend or "cpu:gloo")
+    @functools.wraps(ray_init)
+    def initialize_ray(timeout_second=None, backend=None):
+        return ray_init(timeout_second=timeout_second, backend=backend or "cpu:gloo")
 
-    initialize.__svr1_gloo__ = True
-    distributed.initialize_global_process_group_ray = initialize
+    def initialize(timeout_second=36000):
+        torch.distributed.init_process_group(
+            backend="gloo",
+            timeout=timedelta(seconds=timeout_second),
+            init_method=os.environ.get("DIST_INIT_METHOD"),
+        )
+        return int(os.environ["LOCAL_RANK"]), int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+    initialize_ray.__svr1_gloo__ = initialize.__svr1_gloo__ = True
+    distributed.initialize_global_process_group_ray = initialize_ray
+    distributed.initialize_global_process_group = initialize
+
+
+def freeze_vision_tower_when_asked() -> None:
+    """With SVR1_FREEZE_VISION=1, every FSDP engine (actor, SFT) builds its model with the vision tower's
+    parameters frozen, before FSDP wraps them and the optimizer sees them."""
+    if os.environ.get(FREEZE_VISION) != "1":
+        return
+    from verl.workers.engine.fsdp import transformer_impl
+
+    build = transformer_impl.FSDPEngine._build_module
+    if getattr(build, "__svr1_frozen_vision__", False):
+        return
+
+    @functools.wraps(build)
+    def build_with_frozen_vision(self):
+        module = build(self)
+        visual = getattr(module, "visual", None) or getattr(getattr(module, "model", None), "visual", None)
+        if visual is None:
+            raise RuntimeError(
+                f"{FREEZE_VISION}=1 but {type(module).__name__} has no vision tower (`visual`)"
+            )
+        visual.requires_grad_(False)
+        return module
+
+    build_with_frozen_vision.__svr1_frozen_vision__ = True
+    transformer_impl.FSDPEngine._build_module = build_with_frozen_vision
 
 
 def check() -> None:
     """Raise if a verl upgrade moved what this file touches."""
     from verl.utils import distributed
+    from verl.workers.engine.fsdp import transformer_impl
     from verl.workers.rollout import base
     from verl.workers.rollout.replica import RolloutReplica, RolloutReplicaRegistry
 
@@ -49,4 +96,10 @@ def check() -> None:
     assert callable(RolloutReplicaRegistry.register), "RolloutReplicaRegistry.register moved"
     parameters = inspect.signature(distributed.initialize_global_process_group_ray).parameters
     assert "backend" in parameters, "initialize_global_process_group_ray lost its backend argument"
+    returns = inspect.getsource(distributed.initialize_global_process_group)
+    assert "return local_rank, rank, world_size" in returns, "initialize_global_process_group changed"
+    assert callable(transformer_impl.FSDPEngine._build_module), "FSDPEngine._build_module moved"
     assert inspect.isabstract(RolloutReplica) and "launch_servers" in RolloutReplica.__abstractmethods__
+
+
+check()

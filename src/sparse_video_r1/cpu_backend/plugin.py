@@ -4,10 +4,12 @@ platform and registers the `hf` rollout. Does nothing where a GPU is visible."""
 import torch
 
 if not torch.cuda.is_available():
-    from sparse_video_r1.cpu_backend import verl_internals
     from sparse_video_r1.cpu_backend.platform import enable_cpu_platform
 
-    enable_cpu_platform()
+    enable_cpu_platform()  # first: some verl modules read the device when they are imported
+
+    from sparse_video_r1 import verl_internals
+
     verl_internals.use_gloo_process_groups()
 
     def _hf_replica():

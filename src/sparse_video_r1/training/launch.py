@@ -10,18 +10,25 @@ own `validate_config`, prints a verdict per check and the composed config, write
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import subprocess
 import sys
 from importlib.resources import files
 from pathlib import Path
 
 from sparse_video_r1.training.checks import flash_attn_available, preflight
+from sparse_video_r1.training.launching import (
+    CONFIG_DIR,
+    compose,
+    count,
+    ensure_tiny_model,
+    gpu_bytes,
+    hydra_value,
+    report,
+    verl_environment,
+    visible_gpus,
+)
 
-CONFIG_DIR = Path(str(files("sparse_video_r1.training") / "config"))
 CONFIG_NAME = "sparse_video_r1"
-TINY_MODEL = Path("outputs/tiny-model")
 SYNTHETIC = Path("data/synthetic")
 NEXTQA = Path("data/nextqa")
 AGENT_LOOP_YAML = Path(str(files("sparse_video_r1.agent") / "agent_loop.yaml"))
@@ -35,30 +42,18 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="train.sh", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="", help="checkpoint path or hub name")
     parser.add_argument("--data-dir", default="", help="folder with train.parquet and val.parquet")
-    parser.add_argument("--gpus", type=_count, help="GPUs per node (default: the config's)")
+    parser.add_argument("--gpus", type=count, help="GPUs per node (default: the config's)")
     parser.add_argument("--experiment", default="", help="trainer.experiment_name")
-    parser.add_argument("--frames-per-round", type=_count, help="frames the model may ask for per turn")
-    parser.add_argument("--rounds", type=_count, help="assistant turns per episode")
-    parser.add_argument("--steps", type=_count, help="trainer.total_training_steps")
+    parser.add_argument("--frames-per-round", type=count, help="frames the model may ask for per turn")
+    parser.add_argument("--rounds", type=count, help="assistant turns per episode")
+    parser.add_argument("--steps", type=count, help="trainer.total_training_steps")
     parser.add_argument("--variant", default="", help="qwen7b | debug_1gpu | ppo")
+    parser.add_argument(
+        "--freeze-vision", action="store_true", help="the vision tower's weights do not train"
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
     parser.add_argument("--dry-run", action="store_true", help="check, print the composed config, exit")
     return parser.parse_known_args(argv)
-
-
-def _count(text: str) -> int | None:
-    """A positive whole number from a train.sh variable; empty means unset."""
-    if not text.strip():
-        return None
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
-
-
-def _visible_gpus() -> int:
-    import torch
-
-    return torch.cuda.device_count()
 
 
 def _ensure_synthetic() -> Path:
@@ -70,15 +65,6 @@ def _ensure_synthetic() -> Path:
     return SYNTHETIC
 
 
-def _ensure_tiny_model() -> Path:
-    if not (TINY_MODEL / "config.json").is_file():
-        from sparse_video_r1.tiny_model import build_tiny_model
-
-        print(f"[train] building the tiny offline Qwen2.5-VL in {TINY_MODEL}")
-        build_tiny_model(TINY_MODEL)
-    return TINY_MODEL
-
-
 def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tuple[str, list[str]]:
     """The device ("gpu" or "cpu") and the Hydra overrides that the user's variables mean here."""
     device = args.device
@@ -88,7 +74,7 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
         raise SystemExit("[train] DEVICE=cpu is for machines without a GPU: this one has one, so train on it")
     variants = [v for v in (args.variant, "cpu" if device == "cpu" else "") if v]  # cpu last: it wins
     overrides = [f"+variant=[{','.join(variants)}]"] if variants else []
-    model = args.model or (str(_ensure_tiny_model().resolve()) if device == "cpu" else "")
+    model = args.model or (str(ensure_tiny_model().resolve()) if device == "cpu" else "")
     if model:
         overrides.append(f"actor_rollout_ref.model.path={hydra_value(model, 'MODEL')}")
     if device == "gpu" and not flash_attn_available():
@@ -125,58 +111,22 @@ def _data_dir(given: str, device: str, dry_run: bool) -> Path:
     return NEXTQA
 
 
-def hydra_value(value: str, name: str) -> str:
-    """`value` as a quoted Hydra override value that reaches verl verbatim, whatever characters a path
-    holds (`,`, `'`, `[`, `=`, spaces). `${` cannot: verl resolves its config in place
-    (OmegaConf.resolve), which turns an escaped `${...}` back into a live interpolation."""
-    if "${" in value:
-        raise SystemExit(
-            f"[train] {name}={value!r} holds '${{', which verl's config would read as an interpolation; "
-            "rename the folder or point to it through a symlink"
-        )
-    # In Hydra's quoted strings a backslash escapes only a quote, or another backslash before a quote
-    # or the closing quote.
-    escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
-    return f"'{escaped}'"
-
-
-def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        return hydra_compose(config_name=CONFIG_NAME, overrides=overrides)
-
-
 def main(argv: list[str] | None = None) -> int:
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
 
     args, extra = _arguments(argv)
-    visible = _visible_gpus()
+    visible = visible_gpus()
     device, overrides = resolve(args, extra, visible)
     print(f"[train] {'dry run, ' if args.dry_run else ''}device: {device} ({visible} GPUs visible)")
-    overrides.insert(
-        0,
-        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={hydra_value(str(AGENT_LOOP_YAML), 'agent loop')}",
-    )
-    try:
-        config = compose(overrides)
-    except (HydraException, OmegaConfBaseException) as error:
-        print(f"[train] error: the config does not compose: {error}", file=sys.stderr)
-        if "not in struct" in str(error) or "Could not override" in str(error):
-            print(
-                "[train] keys verl's schema lacks need a leading '+' (e.g. +actor_rollout_ref.x=1)",
-                file=sys.stderr,
-            )
+    loop = hydra_value(str(AGENT_LOOP_YAML), "agent loop")
+    overrides.insert(0, f"actor_rollout_ref.rollout.agent.agent_loop_config_path={loop}")
+    config = compose(CONFIG_NAME, overrides, "train")
+    if config is None:
         return 2
     verdicts = preflight(
-        config, device=device, visible_gpus=visible, dry_run=args.dry_run, gpu_bytes=_gpu_bytes()
+        config, device=device, visible_gpus=visible, dry_run=args.dry_run, gpu_bytes=gpu_bytes()
     )
-    for verdict in verdicts:
-        print(verdict.line(), file=sys.stderr if verdict.status == "fail" else sys.stdout)
-    failed = [v.check for v in verdicts if v.status == "fail"]
+    failed = report(verdicts, "train")
     if args.dry_run:
         print(OmegaConf.to_yaml(config, resolve=True))
         print(f"[train] dry run: {'failed: ' + ', '.join(failed) if failed else 'every check passed'}")
@@ -192,29 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         f"--config-name={CONFIG_NAME}",
     ]
     print("[train] " + " ".join(command + overrides))
-    return subprocess.run(command + overrides, env=_environment(config, device)).returncode
-
-
-def _gpu_bytes() -> float | None:
-    import torch
-
-    return float(torch.cuda.get_device_properties(0).total_memory) if torch.cuda.is_available() else None
-
-
-def _environment(config, device: str) -> dict[str, str]:
-    env = dict(os.environ)
-    # verl writes TensorBoard events to ./tensorboard_log by default; keep them beside the run's checkpoints.
-    env.setdefault("TENSORBOARD_DIR", str(Path(config.trainer.default_local_dir).resolve() / "tensorboard"))
-    # verl imports these in every process it starts, in order: without a GPU the CPU backend (its platform
-    # must be in place before any verl worker module loads), then our trainer.
-    plugins = ["sparse_video_r1.training.verl_plugin"]
-    if device == "cpu":
-        from sparse_video_r1.cpu_backend.launch import cpu_environment
-
-        env.update(cpu_environment())
-        plugins.insert(0, env["VERL_USE_EXTERNAL_MODULES"])
-    env["VERL_USE_EXTERNAL_MODULES"] = ",".join(plugins)
-    return env
+    env = verl_environment(device, config.trainer.default_local_dir, args.freeze_vision)
+    return subprocess.run(command + overrides, env=env).returncode
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""Imported by verl in every process of a training run (the launcher sets VERL_USE_EXTERNAL_MODULES):
-registers our trainer with verl's trainer registry. On a machine without a GPU the CPU backend's own
-plugin (`cpu_backend.plugin`) is imported too."""
+"""Imported by verl in every process of a training run (the launchers set VERL_USE_EXTERNAL_MODULES):
+registers our trainer with verl's trainer registry, and freezes the vision tower when the run asks for it
+(SVR1_FREEZE_VISION=1). On a machine without a GPU the CPU backend's own plugin is imported first."""
 
+from sparse_video_r1 import verl_internals
 from sparse_video_r1.training import trainer  # noqa: F401  (registers trainer.v1.trainer_mode=svr1)
+
+verl_internals.freeze_vision_tower_when_asked()
