@@ -93,6 +93,10 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
         "trainer.total_training_steps": args.steps,
     }
     overrides += [f"{key}={value}" for key, value in counts.items() if value is not None]
+    if args.steps is not None:
+        # verl's loop also ends at the last epoch, so on a small dataset STEPS (and a resume past an epoch's
+        # end) would stop short: with STEPS the steps decide. `trainer.total_epochs=N` still caps them.
+        overrides.append(f"trainer.total_epochs={10**6}")
     return device, overrides + extra
 
 
