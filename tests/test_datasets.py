@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from sparse_video_r1.cli import main as svr1
 from sparse_video_r1.data.manifest import Manifest
-from sparse_video_r1.data.synthetic import COLOURS, EVENT, SQUARES, make_scene, render, square_xy
+from sparse_video_r1.data.synthetic import BACKGROUNDS, COLOURS, EVENT, make_scene, pattern_image, render
 from sparse_video_r1.video import open_video, uniform_timestamps
 from sparse_video_r1.video.writer import write_video
 from videos import paint_index
@@ -278,30 +278,28 @@ def test_synthetic_benchmark_is_deterministic_and_in_the_same_schema(tmp_path):
     assert all(np.array_equal(render(scene, 4.2), render(scene, 4.2)) for scene in scenes)
     train = pd.read_parquet(tmp_path / "a" / "train.parquet")
     assert len(train) == 9 and set(train["extra_info"].map(lambda e: e["type"])) == {
+        "background",
         "colour",
-        "count",
-        "square",
+        "pattern",
     }
     assert all(len(e["spans"]) >= 1 for e in train["extra_info"])
     assert all(list(e["options"]) == list(COLOURS) for e in train["extra_info"] if e["type"] == "colour")
 
 
 def test_synthetic_evidence_is_on_screen_only_inside_its_spans():
-    """The flash and the white discs are visible inside their spans and nowhere else, and five uniform
-    frames usually miss them: an agent must ask for the right frames."""
+    """The flash and the pattern fill the screen inside their spans and nowhere else, the background shows
+    at every other moment, and five uniform frames usually miss the flash: an agent must ask for frames."""
     missed = 0
+    corner = (2, 2)  # the grey square never reaches the corner
     for seed in range(40):
         scene = make_scene(random.Random(seed))
-        corner = (2, 2)  # the square never reaches the corner
-        for start, colour in ((scene.colour_at, COLOURS[scene.colour]),):
-            assert tuple(render(scene, start + EVENT / 2)[corner]) == colour
-            assert tuple(render(scene, start - 0.1)[corner]) == scene.background
-            assert tuple(render(scene, start + EVENT)[corner]) == scene.background
-        x, y = scene.whites[0]
-        assert tuple(render(scene, scene.whites_at + EVENT / 2)[y, x]) == (255, 255, 255)
-        assert tuple(render(scene, scene.whites_at - 0.1)[y, x]) != (255, 255, 255)
-        sx, sy = square_xy(scene, 5.0)
-        assert tuple(render(scene, 5.0)[sy, sx]) == SQUARES[scene.square]
+        background = BACKGROUNDS[scene.background]
+        assert tuple(render(scene, scene.colour_at + EVENT / 2)[corner]) == COLOURS[scene.colour]
+        pattern = np.asarray(pattern_image(scene.pattern))
+        assert np.array_equal(render(scene, scene.pattern_at + EVENT / 2)[:20, :20], pattern[:20, :20])
+        for start in (scene.colour_at, scene.pattern_at):
+            assert tuple(render(scene, start - 0.1)[corner]) == background
+            assert tuple(render(scene, start + EVENT)[corner]) == background
         missed += not any(scene.colour_at <= t < scene.colour_at + EVENT for t in uniform_timestamps(10.0, 5))
     assert missed >= 20  # most of the time
 
@@ -313,7 +311,7 @@ def test_synthetic_videos_decode_to_what_was_rendered(tmp_path):
     video = open_video(info["video"])
     assert video.duration == 10.0 and math.isclose(video.fps, 10)
     scene = make_scene(random.Random("5:0"))  # the first draw of video 0's generator
-    for t in (scene.whites_at + EVENT / 2, scene.colour_at + EVENT / 2, 9.9):
+    for t in (scene.pattern_at + EVENT / 2, scene.colour_at + EVENT / 2, 9.9):
         (frame,) = video.frames_at([t])
         error = np.abs(np.asarray(frame).astype(int) - render(scene, math.floor(t * 10) / 10).astype(int))
         assert error.mean() < 6, t  # H.264 is lossy; a wrong frame would be far off

@@ -284,4 +284,4 @@ def test_the_same_data_named_relatively_or_absolutely_is_the_same_run(val, tmp_p
         monkeypatch.chdir(val.parent.parent)
         relative = Path(val.parent.name) / val.name
         assert _run(relative, tmp_path / "run", "uniform", "gpt-4o", **options)["results"]["samples"] == 1
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == str(val.resolve())
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == str(val.absolute())

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sparse_video_r1.evaluation.records import SampleRecord, summarize
+from sparse_video_r1.evaluation.records import SampleRecord, summarize, wilson_interval
 from sparse_video_r1.evaluation.report import (
     choose_samples,
     frames_by_round,
@@ -32,14 +32,14 @@ GREY = (150, 150, 150)  # the placeholder drawn for a frame that cannot be decod
 
 @pytest.fixture(scope="module")
 def questions(tmp_path_factory) -> list[dict]:
-    """The 8 questions of two real synthetic videos, as the evaluator reads them from the parquet files."""
+    """8 questions of three real synthetic videos, as the evaluator reads them from the parquet files."""
     from sparse_video_r1.data.prepare import prepare_synthetic
 
     out = tmp_path_factory.mktemp("synthetic")
     with contextlib.redirect_stdout(io.StringIO()):
-        prepare_synthetic(str(out), videos=2, seed=0)
+        prepare_synthetic(str(out), videos=3, seed=0)
     table = pd.concat([pd.read_parquet(out / f"{split}.parquet") for split in ("train", "val")])
-    return [{**row.extra_info, "target": row.reward_model["ground_truth"]} for row in table.itertuples()]
+    return [{**row.extra_info, "target": row.reward_model["ground_truth"]} for row in table.itertuples()][:8]
 
 
 def _record(row: dict, *, rounds: int, correct: bool, **changes) -> SampleRecord:
@@ -176,8 +176,20 @@ def test_table_has_a_row_per_run_with_accuracy_and_nextqa_groups(report):
 def test_group_columns_appear_only_with_nextqa_types(runs):
     header, rows = table_rows(load_runs([runs["agent"]]))
     assert not {"C (%)", "T (%)", "D (%)"} & set(header) and len(rows) == 1
+    # Another benchmark shows its own question types instead.
+    assert header[9:12] == ["background (%)", "colour (%)", "pattern (%)"]
     header, _ = table_rows(load_runs([runs["agent"], runs["uniform-5"]]))
-    assert header[8:11] == ["C (%)", "T (%)", "D (%)"]
+    assert header[9:12] == ["C (%)", "T (%)", "D (%)"]
+
+
+def test_accuracy_comes_with_its_95_percent_interval(runs):
+    header, rows = table_rows(load_runs([runs["agent"]]))
+    agent = dict(zip(header, rows[0], strict=True))
+    low, high = (float(x) for x in agent["95% CI"].split(" to "))
+    assert low < float(agent["acc (%)"]) < high and 40 < high - low < 60  # 6 of 8: a wide interval
+    assert wilson_interval(0, 10) == pytest.approx([0.0, 0.2775], abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx([0.2366, 0.7634], abs=1e-4)
+    assert wilson_interval(0, 0) == [0.0, 1.0]
 
 
 def test_pictures_open_and_have_plausible_sizes(report):
@@ -188,7 +200,7 @@ def test_pictures_open_and_have_plausible_sizes(report):
         with Image.open(paths[key]) as picture:
             picture.load()
             assert picture.width == 1200 and 600 <= picture.height <= 6000, key
-    assert "trajectories/agent_synth0000_3.png" in paths  # the 4-round tricky question was chosen
+    assert "trajectories/agent_synth0001_0.png" in paths  # the 4-round tricky question was chosen
 
 
 def test_html_is_self_contained_and_escapes_model_text(report):
@@ -206,11 +218,11 @@ def test_html_is_self_contained_and_escapes_model_text(report):
 def test_missing_video_draws_grey_placeholders(report):
     paths, _ = report
     greys = {}
-    for key in ("trajectories/agent_synth0001_3.png", "trajectories/agent_synth0000_3.png"):
+    for key in ("trajectories/agent_synth0002_1.png", "trajectories/agent_synth0001_0.png"):
         pixels = np.asarray(Image.open(paths[key]).convert("RGB"))
         greys[key] = int((pixels == GREY).all(axis=-1).sum())
-    assert greys["trajectories/agent_synth0001_3.png"] > 20_000  # its video is gone: 11 grey frames
-    assert greys["trajectories/agent_synth0000_3.png"] < 1_000  # only text edges
+    assert greys["trajectories/agent_synth0002_1.png"] > 20_000  # its video is gone: 11 grey frames
+    assert greys["trajectories/agent_synth0001_0.png"] < 1_000  # only text edges
 
 
 def test_runs_without_results_are_skipped_and_none_usable_is_an_error(runs, tmp_path):
@@ -241,3 +253,30 @@ def test_samples_are_chosen_deterministically_multi_round_then_correct(questions
     chosen = choose_samples(samples, 3)
     assert [r.doc_id for r in chosen] == [samples[2].doc_id, samples[1].doc_id, samples[0].doc_id]
     assert choose_samples(list(reversed(samples)), 3) == chosen
+
+
+def test_training_curves_come_from_the_runs_tensorboard_events(runs, tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    events = tmp_path / "grpo" / "tensorboard"
+    writer = SummaryWriter(str(events))
+    for step in range(1, 6):
+        writer.add_scalar("critic/score/mean", 0.1 * step, step)
+        writer.add_scalar("episode/frames", 12 - step, step)
+        writer.add_scalar("episode/request_rate", 0.5, step)
+    writer.close()
+    with contextlib.redirect_stdout(io.StringIO()):
+        paths = make_report([runs["agent"]], tmp_path / "out", samples_to_draw=1, training={"grpo": events})
+    assert "training_grpo.png" in paths and Image.open(paths["training_grpo.png"]).width > 400
+    page = paths["report.html"].read_text(encoding="utf-8")
+    assert "<h2>Training</h2>" in page and "Training curves of grpo" in page
+
+
+def test_each_round_of_a_picture_says_what_the_environment_made_of_the_reply(questions):
+    from sparse_video_r1.evaluation.report import _round_blocks
+
+    record = _record(
+        questions[0], rounds=2, correct=True, actions=["invalid: times 99 are outside", "answer"]
+    )
+    texts = [line for block in _round_blocks(record, 0, [], [], 5) for line in getattr(block, "lines", [])]
+    assert "→ invalid: times 99 are outside" in texts

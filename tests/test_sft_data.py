@@ -120,9 +120,9 @@ def test_verls_sft_dataset_trains_the_assistant_turns_only(data, tmp_path, tiny_
 
 def test_a_teacher_writes_the_thinking_and_a_wrong_answer_is_dropped(data, tmp_path):
     table = pd.read_parquet(data / "train.parquet")
-    square = table[table["extra_info"].map(lambda e: e["type"]) == "square"]
-    truths = ["ABCDE"[e["answer_index"]] for e in square["extra_info"]]
-    square.to_parquet(tmp_path / "train.parquet")  # the control question: the opening answers it
+    control = table[table["extra_info"].map(lambda e: e["type"]) == "background"]
+    truths = ["ABCDE"[e["answer_index"]] for e in control["extra_info"]]
+    control.to_parquet(tmp_path / "train.parquet")  # the control question: the opening answers it
     wrong = next(letter for letter in "ABCDE" if letter != truths[1])
     script = [f"<think>The teacher sees it.</think><answer>{truths[0]}</answer>",
               f"<think>The teacher is wrong.</think><answer>{wrong}</answer>",

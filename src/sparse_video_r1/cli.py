@@ -60,7 +60,7 @@ def _prepare(args: argparse.Namespace) -> int:
             return prepare.prepare_nextgqa(
                 args.raw_dir, args.gqa_dir, args.out_dir, args.val_samples, args.seed
             )
-        return prepare.prepare_synthetic(args.out_dir, args.videos, args.seed)
+        return prepare.prepare_synthetic(args.out_dir, args.videos, args.seed, args.shuffle_options)
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -69,6 +69,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from sparse_video_r1.evaluation.run import EvalConfig, evaluate
 
+    episode = _episode_overrides(args)
     config = EvalConfig(
         data=args.data,
         method=args.method,
@@ -76,7 +77,8 @@ def _eval(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         backend=args.backend,
         frames=args.frames,
-        max_pixels=args.max_pixels,
+        max_pixels=episode.pop("max_pixels", EvalConfig.max_pixels),
+        min_pixels=episode.pop("min_pixels", EvalConfig.min_pixels),
         limit=args.limit,
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,
@@ -85,12 +87,7 @@ def _eval(args: argparse.Namespace) -> int:
         api_attempts=args.api_attempts,
         api_max_wait=args.api_max_wait,
         run=args.run,
-        min_pixels=args.min_pixels,
-        episode={
-            key: value
-            for key, value in (("max_rounds", args.rounds), ("frames_per_request", args.frames_per_request))
-            if value is not None
-        },
+        episode=episode,
     )
     results = evaluate(config)
     summary = results["results"]
@@ -103,12 +100,53 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_episode_options(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """One flag per EpisodeConfig field (`--max-rounds`, ...), its help and default taken from the field."""
+    from dataclasses import fields
+    from typing import get_args, get_type_hints
+
+    from sparse_video_r1.agent.episode import EpisodeConfig
+
+    group = parser.add_argument_group("episode (the agent's rules; in training: svr1.episode.*)")
+    for knob in fields(EpisodeConfig):
+        if knob.name in skip:
+            continue
+        group.add_argument(
+            "--" + knob.name.replace("_", "-"),
+            dest=f"episode_{knob.name}",
+            metavar=None if isinstance(knob.default, str) else "N",
+            type=type(knob.default),
+            choices=list(get_args(get_type_hints(EpisodeConfig)[knob.name])) or None,
+            help=f"{knob.metadata['help']} (default: {knob.default})",
+        )
+
+
+def _episode_overrides(args: argparse.Namespace) -> dict:
+    """The EpisodeConfig fields given on the command line."""
+    prefix = "episode_"
+    return {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+def _sft_data(args: argparse.Namespace) -> int:
+    from sparse_video_r1.agent.episode import EpisodeConfig
+    from sparse_video_r1.training.sft_data import Mix, sft_data_command
+
+    teacher = None
+    if args.teacher_url:
+        teacher = {"base_url": args.teacher_url, "model": args.teacher_model, "attempts": args.api_attempts}
+    config = EpisodeConfig(**_episode_overrides(args))
+    mix = Mix(one_round=args.one_round, looks=args.looks, seed=args.seed)
+    return sft_data_command(args.data, args.out_dir, config, teacher, mix)
+
+
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sparse_video_r1.evaluation.report import make_report
 
-    written = make_report([Path(d) for d in args.run_dirs], Path(args.out))
+    training = {Path(d).resolve().parent.name if Path(d).name == "tensorboard" else Path(d).name: Path(d)
+                for d in args.training}  # fmt: skip
+    written = make_report([Path(d) for d in args.run_dirs], Path(args.out), training=training)
     for name, path in written.items():
         print(f"{name}: {path}")
     return 0
@@ -117,7 +155,7 @@ def _report(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from sparse_video_r1.demo import run_demo
 
-    return run_demo(args.out_dir, questions=args.questions)
+    return run_demo(args.out_dir, learn=args.learn, seed=args.seed, questions=args.questions)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     nextgqa.add_argument("--val-samples", type=int, help="N val questions (default: all)")
     synthetic = datasets.add_parser("synthetic", help="make the embedded synthetic video-QA benchmark")
     synthetic.add_argument(
-        "--videos", type=int, default=24, help="videos to make, 4 questions each (default: 24)"
+        "--videos", type=int, default=24, help="videos to make, 3 questions each (default: 24)"
+    )
+    synthetic.add_argument(
+        "--shuffle-options",
+        action="store_true",
+        help="shuffle each question's options (default: one fixed order per question type)",
     )
     for sub in (nextqa, nextgqa, synthetic):
         sub.add_argument("--out-dir", required=True, help="where the parquet files, manifest and skips go")
@@ -193,11 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["hf", "openai"],
         help="transformers, or an OpenAI-compatible server",
     )
-    evaluation.add_argument("--frames", type=int, default=5, help="frames per question (agent: first frames)")
-    evaluation.add_argument("--max-pixels", type=int, default=128 * 28 * 28, help="pixel budget per frame")
-    evaluation.add_argument("--min-pixels", type=int, default=16 * 28 * 28, help="smallest frame, in pixels")
-    evaluation.add_argument("--rounds", type=int, help="agent: replies per episode (default: 5)")
-    evaluation.add_argument("--frames-per-request", type=int, help="agent: frames per request (default: 5)")
+    evaluation.add_argument(
+        "--frames", type=int, default=5, help="frames per question (the agent: its first frames) (default: 5)"
+    )
+    _add_episode_options(evaluation, skip=("first_frames",))
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--seed", type=int, default=0, help="seed for random frames (default: 0)")
     evaluation.add_argument("--max-new-tokens", type=int, default=256)
@@ -217,21 +259,59 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--run", default="", help="name in reports (default: the out dir's name)")
     evaluation.set_defaults(handler=_eval)
 
+    sft = commands.add_parser(
+        "sft-data",
+        help="multi-turn SFT trajectories of our episodes, played by an oracle that knows the spans",
+    )
+    sft.add_argument(
+        "--data", required=True, help="a folder from `svr1 prepare` (train/val.parquet with spans)"
+    )
+    sft.add_argument("--out-dir", required=True, help="where train.parquet, val.parquet, skipped.csv go")
+    sft.add_argument("--teacher-url", help="an OpenAI-compatible server that writes the thinking")
+    sft.add_argument("--teacher-model", default="gpt-4o", help="the teacher model (default: gpt-4o)")
+    sft.add_argument("--api-attempts", type=int, default=5, help="tries per teacher request (default: 5)")
+    sft.add_argument(
+        "--one-round",
+        type=float,
+        default=0.0,
+        help="share of one-round episodes, answered (or guessed) from the first frames (default: 0)",
+    )
+    sft.add_argument(
+        "--looks",
+        type=int,
+        default=0,
+        help="one-frame episodes per row, the frame inside the evidence: lessons in seeing (default: 0)",
+    )
+    sft.add_argument("--seed", type=int, default=0, help="the draws of one-round rows, looks and guesses")
+    _add_episode_options(sft)
+    sft.set_defaults(handler=_sft_data)
+
     report = commands.add_parser("report", help="compare runs: table, accuracy-vs-frames plot, trajectories")
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     report.add_argument(
         "--out", required=True, help="folder for table.md, the plot, pictures and report.html"
     )
+    report.add_argument(
+        "--training",
+        nargs="*",
+        default=[],
+        metavar="TB_DIR",
+        help="TensorBoard folders of training runs (beside their checkpoints): their curves join the report",
+    )
     report.set_defaults(handler=_report)
 
     demo = commands.add_parser(
-        "demo", help="the whole pipeline on CPU: data, tiny model, 2 training steps, evaluations, report"
+        "demo", help="the whole story on CPU: synthetic data, tiny model, SFT, GRPO, evaluations, report"
     )
     demo.add_argument(
         "--out-dir", default="outputs/demo", help="where the demo writes (default: outputs/demo)"
     )
+    demo.add_argument("--learn", action="store_true", help="train long enough to learn (see the README)")
     demo.add_argument(
-        "--questions", type=int, default=8, help="validation questions per evaluation (default: 8)"
+        "--seed", type=int, default=0, help="data, model, SFT mix and sampling seed (default: 0)"
+    )
+    demo.add_argument(
+        "--questions", type=int, help="held-out questions per evaluation (default: 9; --learn: 150)"
     )
     demo.set_defaults(handler=_demo)
     return parser

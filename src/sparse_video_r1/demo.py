@@ -1,95 +1,252 @@
-"""`svr1 demo`: the whole pipeline on a CPU machine in a few minutes, with the tiny offline model.
+"""`svr1 demo`: the whole story on the embedded default, on a CPU: data, SFT, GRPO, evaluation, report.
 
-Prepare the synthetic benchmark, build the tiny Qwen2.5-VL, train it two GRPO steps with `sh train.sh` (CPU
-backend), export the checkpoint with verl's model merger, evaluate uniform frames, random frames and the
-multi-round agent (base and trained), and write the comparison table, the accuracy-vs-frames plot and
-trajectory pictures. The tiny model's accuracy is noise (random weights); the demo shows the pipeline.
-On a GPU node the same steps take `MODEL=Qwen/Qwen2.5-VL-3B-Instruct` and a NExT-QA split.
+1. the synthetic benchmark and the tiny offline Qwen2.5-VL
+2. SFT trajectories played by the oracle (`svr1 sft-data`), then SFT with verl's trainer (`sh sft.sh`)
+3. GRPO from the SFT checkpoint with verl's trainer (`sh train.sh`), then verl's model merger
+4. evaluations on held-out questions: uniform-5 and random-5 (the trained weights, one turn), the agent
+   after SFT and after SFT+GRPO, and the trained agent with requests disabled (5 uniform frames, 1 round)
+5. the report: table, accuracy against frames, training curves, trajectory pictures
+
+The default is quick: every stage runs, too briefly to learn. `--learn` trains long enough to learn (see
+the README for its figures). Each stage's result is kept in OUT/<stage>-<hash of its settings>/ and
+reused by a later run with the same settings, never with others. Worker logs go to each stage's log
+file; the console shows the stages and progress bars.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import re
 import subprocess
+import threading
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from sparse_video_r1.training.export import export_checkpoint, latest_actor
+from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[2]
+CPU_PIXELS = {"max_pixels": 12544, "min_pixels": 3136}  # the CPU variant's budget: 16 visual tokens a frame
 
 
-def _step(number: int, text: str) -> None:
-    print(f"\n[demo] {number}/5 {text}", flush=True)
+@dataclass(frozen=True)
+class DemoSettings:
+    videos: int  # synthetic videos; a quarter of them are held out for evaluation
+    looks: int  # short first turns per row in the SFT data (svr1 sft-data --looks)
+    one_round: float  # share of one-round episodes in the SFT data
+    sft_steps: int
+    sft_lr: float
+    grpo_steps: int
+    grpo_lr: float
+    grpo_prompts: int  # prompts per GRPO step
+    grpo_group: int  # rollouts per prompt
+    frame_cost: float  # reward per frame shown (negative)
+    questions: int  # held-out questions per evaluation
+    seed: int = 0
 
 
-def _train(out: Path, model: Path, data: Path) -> Path:
-    """Two GRPO steps through verl's trainer on CPU, then the checkpoint as a Hugging Face model."""
-    checkpoints = out / "checkpoints"
-    env = {
-        **os.environ,
-        "MODEL": str(model),
-        "DATA_DIR": str(data),
-        "STEPS": "2",
-        "DEVICE": "cpu",
-        "LOG_DIR": str(out / "logs"),
-    }
-    subprocess.run(
-        ["sh", str(REPO / "train.sh"), f"trainer.default_local_dir={checkpoints}"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-    return export_checkpoint(latest_actor(checkpoints), out / "trained-model")
+QUICK = DemoSettings(
+    videos=12, looks=2, one_round=0.2, sft_steps=120, sft_lr=2e-3, grpo_steps=2, grpo_lr=1e-4,
+    grpo_prompts=2, grpo_group=4, frame_cost=0.005, questions=9,
+)  # fmt: skip
+LEARN = DemoSettings(
+    videos=200, looks=6, one_round=0.2, sft_steps=600, sft_lr=2e-3, grpo_steps=30, grpo_lr=1e-4,
+    grpo_prompts=8, grpo_group=8, frame_cost=0.005, questions=150,
+)  # fmt: skip
+EPISODE = {"wording": "brief", **CPU_PIXELS}
 
 
-def run_demo(out_dir: str | Path, questions: int = 8, max_new_tokens: int = 48) -> int:
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+class Stage:
+    """A stage's folder, named by its settings; `done` once it has finished with exactly those."""
+
+    def __init__(self, out: Path, name: str, *settings: object) -> None:
+        self.settings = settings
+        self.dir = out / f"{name}-{_key(*settings)}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log = self.dir / f"{name}.log"
+
+    @property
+    def done(self) -> bool:
+        return (self.dir / "done.json").is_file()
+
+    def finish(self) -> None:
+        (self.dir / "done.json").write_text(json.dumps(self.settings, default=str, indent=2) + "\n")
+
+
+def _say(text: str) -> None:
+    print(f"\n[demo] {text}", flush=True)
+
+
+def _run_logged(command: list[str], log: Path, env: dict, steps: int, what: str) -> None:
+    """A launcher's output into its log file, with a progress bar of the training steps it logs."""
+    bar = tqdm(total=steps, desc=what, unit="step")
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def follow() -> None:
+            seen = 0
+            while not done.wait(2.0):
+                found = re.findall(r"step:(\d+) - ", log.read_text(errors="replace"))
+                latest = max(map(int, found), default=0)
+                bar.update(max(0, min(steps, latest) - seen))
+                seen = max(seen, min(steps, latest))
+
+        threading.Thread(target=follow, daemon=True).start()
+        code = process.wait()
+        done.set()
+    bar.close()
+    if code != 0:
+        raise SystemExit(f"[demo] {what} failed (exit {code}); see {log}")
+
+
+def _data(out: Path, settings: DemoSettings) -> tuple[Path, Path]:
     from sparse_video_r1.data.prepare import prepare_synthetic
-    from sparse_video_r1.evaluation.report import make_report
+    from sparse_video_r1.tiny_model import TinyModelSpec, build_tiny_model
+
+    stage = Stage(out, "data", settings.videos, settings.seed)
+    data, model = stage.dir / "synthetic", stage.dir / "tiny-model"
+    if not stage.done:
+        with _into(stage.log):
+            prepare_synthetic(str(data), videos=settings.videos, seed=settings.seed)
+            build_tiny_model(model, TinyModelSpec(seed=settings.seed))
+        stage.finish()
+    return data, model
+
+
+def _sft(out: Path, settings: DemoSettings, data: Path, model: Path) -> Path:
+    from sparse_video_r1.agent.episode import EpisodeConfig
+    from sparse_video_r1.training.sft_data import Mix, write_sft_data
+
+    mix = Mix(one_round=settings.one_round, looks=settings.looks, seed=settings.seed)
+    stage = Stage(out, "sft", str(data), EPISODE, asdict(mix), settings.sft_steps, settings.sft_lr)
+    checkpoints = stage.dir / "checkpoints"
+    if not stage.done:
+        with _into(stage.log):
+            write_sft_data(data, stage.dir / "trajectories", EpisodeConfig(**EPISODE), mix=mix)
+        env = {**os.environ, "MODEL": str(model), "DATA_DIR": str(stage.dir / "trajectories"),
+               "STEPS": str(settings.sft_steps), "LR": str(settings.sft_lr), "DEVICE": "cpu",
+               "LOG_DIR": str(stage.dir / "logs")}  # fmt: skip
+        command = [
+            "sh",
+            "sft.sh",
+            f"trainer.default_local_dir={checkpoints}",
+            f"trainer.seed={settings.seed}",
+        ]
+        _run_logged(command, stage.log, env, settings.sft_steps, "SFT (verl's SFT trainer)")
+        stage.finish()
+    from sparse_video_r1.training.sft_launch import latest_hf_checkpoint
+
+    model = stage.dir / "sft-model"  # the run's Hugging Face weights, under a name the report can show
+    if not model.exists():
+        model.symlink_to(latest_hf_checkpoint(checkpoints).relative_to(stage.dir))
+    return model
+
+
+def _grpo(out: Path, settings: DemoSettings, data: Path, sft_model: Path) -> tuple[Path, Path]:
+    from sparse_video_r1.training.export import export_checkpoint, latest_actor
+
+    stage = Stage(
+        out, "grpo", str(sft_model), settings.grpo_steps, settings.grpo_lr, settings.grpo_prompts,
+        settings.grpo_group, settings.frame_cost, EPISODE, settings.seed,
+    )  # fmt: skip
+    checkpoints, trained = stage.dir / "checkpoints", stage.dir / "trained-model"
+    if not stage.done:
+        env = {**os.environ, "MODEL": str(sft_model), "DATA_DIR": str(data), "DEVICE": "cpu",
+               "STEPS": str(settings.grpo_steps), "LOG_DIR": str(stage.dir / "logs")}  # fmt: skip
+        overrides = [
+            f"trainer.default_local_dir={checkpoints}",
+            f"data.train_batch_size={settings.grpo_prompts}",
+            f"actor_rollout_ref.rollout.n={settings.grpo_group}",
+            f"actor_rollout_ref.actor.ppo_mini_batch_size={settings.grpo_prompts}",
+            f"actor_rollout_ref.actor.optim.lr={settings.grpo_lr}",
+            f"reward.custom_reward_function.reward_kwargs.frame_cost={settings.frame_cost}",
+            f"svr1.episode.wording={EPISODE['wording']}",
+            f"data.seed={settings.seed}",
+            f"trainer.save_freq={settings.grpo_steps}",  # one checkpoint, at the end
+            "trainer.test_freq=-1",
+        ]
+        _run_logged(
+            ["sh", "train.sh", *overrides], stage.log, env, settings.grpo_steps, "GRPO (verl's trainer)"
+        )
+        with _into(stage.log, "a"):
+            export_checkpoint(latest_actor(checkpoints), trained)
+        stage.finish()
+    return trained, checkpoints / "tensorboard"
+
+
+def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, Path]) -> list[Path]:
     from sparse_video_r1.evaluation.run import EvalConfig, evaluate
-    from sparse_video_r1.tiny_model import build_tiny_model
 
-    began = time.perf_counter()
-    out = Path(out_dir).resolve()
-    data, model = out / "data", out / "tiny-model"
-    _step(1, f"the synthetic benchmark in {data}, the tiny offline Qwen2.5-VL in {model}")
-    if not (data / "val.parquet").is_file():
-        prepare_synthetic(str(data), videos=8, seed=0)
-    if not (model / "config.json").is_file():
-        build_tiny_model(model)
-
-    _step(2, "two GRPO steps with `sh train.sh` (CPU backend), then verl's model merger")
-    trained = _train(out, model, data)
-
-    _step(3, f"evaluations on {questions} validation questions")
     runs = [
-        ("uniform-5", "uniform", model),
-        ("random-5", "random", model),
-        ("agent-base", "agent", model),
-        ("agent-trained", "agent", trained),
+        ("uniform-5", "uniform", "trained", {}),
+        ("random-5", "random", "trained", {}),
+        ("agent-1-round", "agent", "trained", {"max_rounds": 1}),
+        ("agent-sft", "agent", "sft", {}),
+        ("agent-sft+grpo", "agent", "trained", {}),
     ]
-    for name, method, checkpoint in runs:
+    directories = []
+    for name, method, model, episode in runs:
+        directory = out / "runs" / name
         evaluate(
             EvalConfig(
                 data=str(data / "val.parquet"),
                 method=method,
-                model=str(checkpoint),
-                out_dir=str(out / "runs" / name),
-                max_pixels=12544,  # the budget the CPU variant trains at: 16 visual tokens per frame
-                min_pixels=3136,
-                limit=questions,
-                max_new_tokens=max_new_tokens,
+                model=str(models[model]),
+                out_dir=str(directory),
+                limit=settings.questions,
+                max_new_tokens=64,
+                seed=settings.seed,
                 run=name,
+                episode={"wording": EPISODE["wording"], **episode},
+                **CPU_PIXELS,
             )
         )
+        directories.append(directory)
+    return directories
 
-    _step(4, "the report: table, accuracy-vs-frames plot, trajectory pictures")
-    written = make_report([out / "runs" / name for name, _, _ in runs], out / "report", samples_to_draw=2)
 
-    _step(5, f"done in {time.perf_counter() - began:.0f} s (random weights: the accuracies are noise)")
+@contextlib.contextmanager
+def _into(log: Path, mode: str = "w"):
+    """stdout and stderr of in-process work (its tables and progress bars) into a stage's log."""
+    with log.open(mode) as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        yield
+
+
+def run_demo(out_dir: str | Path, learn: bool = False, seed: int = 0, questions: int | None = None) -> int:
+    from transformers.utils import logging as transformers_logging
+
+    from sparse_video_r1.evaluation.report import make_report
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bars, once per evaluation
+    settings = replace(LEARN if learn else QUICK, seed=seed)
+    if questions:
+        settings = replace(settings, questions=questions)
+    began = time.perf_counter()
+    out = Path(out_dir).resolve()
+    kind = "learning run" if learn else "quick run (every stage, too short to learn; --learn trains)"
+    _say(f"1/5 the synthetic benchmark ({settings.videos} videos) and the tiny model; a {kind}, seed {seed}")
+    data, model = _data(out, settings)
+    _say(f"2/5 SFT: oracle trajectories, then {settings.sft_steps} steps of verl's SFT trainer")
+    sft_model = _sft(out, settings, data, model)
+    _say(f"3/5 GRPO from the SFT checkpoint: {settings.grpo_steps} steps of verl's trainer")
+    trained, curves = _grpo(out, settings, data, sft_model)
+    _say(f"4/5 evaluations on {settings.questions} held-out questions")
+    runs = _evaluate(out, settings, data, {"sft": sft_model, "trained": trained})
+    _say("5/5 the report")
+    report = out / "report"
+    sft_curves = sft_model.parent / "checkpoints" / "tensorboard"
+    written = make_report(runs, report, samples_to_draw=2, training={"sft": sft_curves, "grpo": curves})
+    _say(f"done in {time.perf_counter() - began:.0f} s")
     for name in ("table.md", "accuracy_vs_frames.png", "report.html"):
-        print(f"  {out / 'report' / name}")
-    print(
-        f"  {len([k for k in written if k.startswith('trajectories/')])} trajectory pictures in {out / 'report' / 'trajectories'}"
-    )
+        print(f"  {report / name}")
+    pictures = [key for key in written if key.startswith("trajectories/")]
+    print(f"  {len(pictures)} trajectory pictures in {report / 'trajectories'}")
     return 0

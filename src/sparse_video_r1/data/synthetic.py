@@ -1,19 +1,19 @@
 """The embedded synthetic benchmark: real H.264 videos whose answers hide in brief moments.
 
-Each 10 s video shows a coloured square crossing a dark background. For 0.6 s the whole screen flashes
-a colour; at another moment, for 0.6 s, one to five white discs appear together. Five uniformly spaced
-frames catch a 0.6 s event about 30% of the time; an agent that asks for the right frames always can.
-Three questions per video, with their evidence intervals (spans) recorded:
+Each 10 s video shows a grey square crossing a tinted background. For 0.6 s the whole screen flashes a
+colour; at another moment, for 0.6 s, it shows a black-and-white pattern. Five uniformly spaced frames
+catch a 0.6 s event about 30% of the time; an agent that asks for the right frames always can. Three
+questions per video, with their evidence intervals (spans) recorded:
 
-    colour   What colour does the screen flash?                   (brief evidence)
-    count    How many white discs appear for a moment?            (brief evidence)
-    square   What colour is the square?                           (the control: every frame answers it)
+    colour       What colour does the screen flash?       (brief evidence)
+    pattern      What pattern flashes on the screen?     (brief evidence)
+    background   What colour is the background?          (the control: every frame answers it)
 
-The events are large (the whole screen, or discs 70 px across on a 320x240 frame) so that a small model
-can see them at the pixel budget of CPU training (12 visual tokens a frame): learning to look, not to
-squint, is the point. Every answer is something a model can see without knowing where in a frame it is (a colour, an
-amount): a model trained from scratch has only rotary positions, which tell it how far apart two things
-are but not where one is, and it learns "where" far more slowly than "what". By default each question
+Every answer fills the screen, so that a small model trained from scratch on a CPU can see it at 12
+visual tokens a frame: learning to look, not to squint, is the point. Measured with the tiny model: a
+whole-screen colour is learned within a few hundred SFT steps, while the colour of a 100 px square, the
+number of discs or where a disc is stayed near chance in the same budget (a model with only rotary
+positions learns "where" and "how many" far more slowly than "what colour"). By default each question
 type lists its options in one fixed order, so a tiny model learns what it sees rather than how to read a
 shuffled list; `shuffle_options=True` shuffles them per question.
 
@@ -36,8 +36,8 @@ from sparse_video_r1.video.writer import write_video
 
 WIDTH, HEIGHT, FPS, SECONDS = 320, 240, 10, 10.0
 EVENT = 0.6  # seconds an event stays on screen
-WHITE = 35  # the white discs' radius in pixels
-SQUARE = 30  # half side in pixels
+SQUARE = 30  # half side in pixels: the grey square, a distractor
+GREY = (110, 110, 110)  # darker than the report's placeholder grey, so pictures tell them apart
 COLOURS = {  # the flash's
     "red": (220, 40, 40),
     "green": (40, 190, 60),
@@ -45,26 +45,25 @@ COLOURS = {  # the flash's
     "yellow": (240, 215, 40),
     "purple": (160, 60, 210),
 }
-SQUARES = {  # the square's, none of them a flash's
-    "orange": (245, 140, 30),
-    "cyan": (40, 200, 210),
-    "pink": (250, 150, 190),
-    "brown": (130, 80, 40),
-    "grey": (150, 150, 150),
+PATTERNS = ("horizontal stripes", "vertical stripes", "diagonal stripes", "checkerboard", "solid white")
+BACKGROUNDS = {  # darker than any flash
+    "dark red": (100, 25, 25),
+    "dark green": (25, 90, 35),
+    "dark blue": (25, 40, 110),
+    "olive": (95, 90, 20),
+    "dark purple": (80, 25, 95),
 }
-COUNTS = ("1", "2", "3", "4", "5")
-SPOTS = ((60, 55), (160, 55), (260, 55), (60, 185), (160, 185), (260, 185), (110, 120), (210, 120))
 QUESTIONS = {
     "colour": "What colour does the screen flash?",
-    "count": "How many white discs appear for a moment?",
-    "square": "What colour is the square?",
+    "pattern": "What pattern flashes on the screen?",
+    "background": "What colour is the background?",
 }
-OPTIONS = {"colour": tuple(COLOURS), "count": COUNTS, "square": tuple(SQUARES)}
+OPTIONS = {"colour": tuple(COLOURS), "pattern": PATTERNS, "background": tuple(BACKGROUNDS)}
 # What the SFT oracle thinks in each question type, once the evidence is on screen and before.
 THINKING = {
-    "colour": Thinking(seen="The screen flashes {answer}.", not_seen="No flash yet."),
-    "count": Thinking(seen="White discs: {answer}.", not_seen="No white discs yet."),
-    "square": Thinking(seen="The square is {answer}.", not_seen="I cannot see the square yet."),
+    "colour": Thinking(seen="The screen flashes {answer}.", not_seen="No colour flash yet."),
+    "pattern": Thinking(seen="The pattern is {answer}.", not_seen="No pattern yet."),
+    "background": Thinking(seen="The background is {answer}.", not_seen="I cannot see it yet."),
 }
 
 
@@ -72,13 +71,12 @@ THINKING = {
 class Scene:
     """Everything one synthetic video shows, and when."""
 
-    background: tuple[int, int, int]
+    background: str
     direction: str  # where the square goes: left, right, up or down
-    square: str  # the square's colour
-    colour: str  # the flash's colour
+    colour: str  # the colour flash's colour
     colour_at: float
-    whites: tuple[tuple[int, int], ...]  # where the white discs appear, all at once
-    whites_at: float
+    pattern: str
+    pattern_at: float
 
 
 def _event_starts(rng: random.Random, count: int) -> list[float]:
@@ -91,15 +89,14 @@ def _event_starts(rng: random.Random, count: int) -> list[float]:
 
 
 def make_scene(rng: random.Random) -> Scene:
-    colour_at, whites_at = _event_starts(rng, 2)
+    colour_at, pattern_at = _event_starts(rng, 2)
     return Scene(
-        background=tuple(rng.randint(15, 60) for _ in range(3)),
+        background=rng.choice(tuple(BACKGROUNDS)),
         direction=rng.choice(("left", "right", "up", "down")),
-        square=rng.choice(tuple(SQUARES)),
         colour=rng.choice(tuple(COLOURS)),
         colour_at=colour_at,
-        whites=tuple(sorted(rng.sample(SPOTS, rng.randint(1, len(COUNTS))))),
-        whites_at=whites_at,
+        pattern=rng.choice(PATTERNS),
+        pattern_at=pattern_at,
     )
 
 
@@ -116,21 +113,28 @@ def square_xy(scene: Scene, t: float) -> tuple[int, int]:
     )
 
 
-def _disc(draw: ImageDraw.ImageDraw, xy: tuple[int, int], radius: int, colour: tuple[int, int, int]) -> None:
-    x, y = xy
-    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
+def pattern_image(pattern: str) -> Image.Image:
+    """A full-screen black-and-white pattern, its stripes 24 px apart (8 px at the CPU pixel budget)."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    on = {
+        "horizontal stripes": (y // 12) % 2 == 0,
+        "vertical stripes": (x // 12) % 2 == 0,
+        "diagonal stripes": ((x + y) // 17) % 2 == 0,
+        "checkerboard": ((x // 24) + (y // 24)) % 2 == 0,
+        "solid white": np.ones_like(x, dtype=bool),
+    }[pattern]
+    return Image.fromarray(np.where(on[..., None], 255, 0).astype(np.uint8).repeat(3, axis=2))
 
 
 def render(scene: Scene, t: float) -> np.ndarray:
     """The frame on screen at time t."""
-    flash = _shown(scene.colour_at, t)
-    image = Image.new("RGB", (WIDTH, HEIGHT), COLOURS[scene.colour] if flash else scene.background)
-    draw = ImageDraw.Draw(image)
+    if _shown(scene.pattern_at, t):
+        image = pattern_image(scene.pattern)
+    else:
+        fill = COLOURS[scene.colour] if _shown(scene.colour_at, t) else BACKGROUNDS[scene.background]
+        image = Image.new("RGB", (WIDTH, HEIGHT), fill)
     x, y = square_xy(scene, t)
-    draw.rectangle([x - SQUARE, y - SQUARE, x + SQUARE, y + SQUARE], fill=SQUARES[scene.square])
-    if _shown(scene.whites_at, t):
-        for xy in scene.whites:
-            _disc(draw, xy, WHITE, (255, 255, 255))
+    ImageDraw.Draw(image).rectangle([x - SQUARE, y - SQUARE, x + SQUARE, y + SQUARE], fill=GREY)
     return np.asarray(image)
 
 
@@ -142,8 +146,8 @@ def questions_for(
 
     asked = {
         "colour": (scene.colour, span(scene.colour_at)),
-        "count": (str(len(scene.whites)), span(scene.whites_at)),
-        "square": (scene.square, ((0.0, SECONDS),)),
+        "pattern": (scene.pattern, span(scene.pattern_at)),
+        "background": (scene.background, ((0.0, SECONDS),)),
     }
     questions = []
     for qid, (kind, (correct, spans)) in enumerate(asked.items()):

@@ -90,6 +90,7 @@ def single_turn(
         1,
         "answer" if letter else "unparsed",
         _tokens(images),
+        ["answer" if letter else "invalid: no option letter could be read"],
     )
 
 
@@ -117,10 +118,12 @@ def agent(
         tokens += _tokens(images)
         messages.append({"role": "user", "content": content})
     record = episode.record
-    return _record(sample, replies, record.answer, record.frames, record.rounds, record.end or "", tokens)
+    return _record(
+        sample, replies, record.answer, record.frames, record.rounds, record.end or "", tokens, record.actions
+    )
 
 
-def _record(sample: Sample, replies, letter, frames, rounds, end, tokens) -> SampleRecord:
+def _record(sample: Sample, replies, letter, frames, rounds, end, tokens, actions=()) -> SampleRecord:
     correct = letter == sample.target
     return SampleRecord(
         doc_id=sample.doc_id,
@@ -137,6 +140,7 @@ def _record(sample: Sample, replies, letter, frames, rounds, end, tokens) -> Sam
         rounds=rounds,
         end=end,
         visual_tokens=tokens,
+        actions=list(actions),
         metrics={"acc": int(correct)},
     )
 

@@ -9,6 +9,7 @@ RUN_DIR/results.json           RunResults: accuracy overall, per question type a
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,9 @@ class SampleRecord:
     frames: list[dict] = field(default_factory=list)  # {"time": s, "round": r} for every frame shown
     rounds: int = 0
     end: str = ""  # "answer", "round limit", "token budget", "unparsed", or why it failed
+    actions: list[str] = field(
+        default_factory=list
+    )  # what each reply did: "frames", "answer", "invalid: why"
     failure: str | None = None  # an API or video failure: recorded, never scored as an answer
     visual_tokens: int = 0
     metrics: dict = field(default_factory=dict)  # {"acc": 0 or 1}; empty for failures
@@ -62,7 +66,19 @@ def _mean(values: list[float]) -> float:
 
 
 def _accuracy(records: list[SampleRecord]) -> dict:
-    return {"acc": sum(r.correct for r in records) / len(records) if records else 0.0, "n": len(records)}
+    right, n = sum(r.correct for r in records), len(records)
+    return {"acc": right / n if n else 0.0, "n": n, "acc_ci95": wilson_interval(right, n)}
+
+
+def wilson_interval(right: int, n: int, z: float = 1.96) -> list[float]:
+    """The 95% Wilson score interval of an accuracy: sound at 0% and 100% and for the few hundred questions
+    a run has, where the normal approximation is not."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def summarize(records: list[SampleRecord]) -> dict:

@@ -1,8 +1,9 @@
 """Compare evaluation runs side by side: a table, accuracy against frames used, and pictures of episodes.
 
-    make_report([RUN_DIR, ...], OUT) writes
+    make_report([RUN_DIR, ...], OUT, training={name: TENSORBOARD_DIR}) writes
     OUT/table.md                         one row per run (also printed)
     OUT/accuracy_vs_frames.png           accuracy against the mean frames used per question, one point per run
+    OUT/training_<name>.png              a training run's curves (reward, accuracy, frames, request rate, ...)
     OUT/trajectories/<run>_<doc_id>.png  a few episodes per run: the question, each round's frames and reply,
                                          the final answer against the target
     OUT/report.html                      all of the above in one self-contained page
@@ -26,6 +27,7 @@ from PIL import Image, ImageDraw
 
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.evaluation.records import SampleRecord, read_samples
+from sparse_video_r1.evaluation.training_curves import plot_training
 from sparse_video_r1.video import TimestampError, VideoError, draw_timestamp, open_video
 
 GROUPS = ("C", "T", "D")  # NExT-QA's causal, temporal and descriptive groups
@@ -33,6 +35,7 @@ FRAME_PIXELS = 160 * 120  # per frame in the trajectory pictures
 MAX_FRAMES_PER_ROUND = 16  # a whole-video baseline's 64 first frames are thinned to this many, evenly
 MAX_REPLY_LINES = 14
 NONE = "-"  # a table cell without a value
+MAX_TYPE_COLUMNS = 6
 TEXT_COLUMNS = 4  # run, method, model, backend; the table's other columns are numbers
 METHOD_STYLE = {  # colour and marker in the plot
     "uniform": ("tab:blue", "o"),
@@ -54,8 +57,14 @@ class Run:
         return self.info["results"]
 
 
-def make_report(run_dirs: Sequence[Path], out_dir: Path, samples_to_draw: int = 3) -> dict[str, Path]:
-    """Write the report on `run_dirs` into `out_dir`; the paths written, keyed by their path within it.
+def make_report(
+    run_dirs: Sequence[Path],
+    out_dir: Path,
+    samples_to_draw: int = 3,
+    training: dict[str, Path] | None = None,
+) -> dict[str, Path]:
+    """Write the report on `run_dirs` (and the curves of the `training` runs' TensorBoard folders) into
+    `out_dir`; the paths written, keyed by their path within it.
 
     Directories without a readable results.json are skipped with a warning; none usable is a ValueError.
     """
@@ -68,13 +77,19 @@ def make_report(run_dirs: Sequence[Path], out_dir: Path, samples_to_draw: int = 
     print(markdown, end="")
     table.write_text(markdown, encoding="utf-8")
     plot_accuracy(runs, plot)
+    curves = [(name, out_dir / f"training_{_safe(name)}.png") for name in (training or {})]
+    curves = [
+        (name, path)
+        for name, path in curves
+        if plot_training(Path(training[name]), path, f"Training: {name}")
+    ]
     pictures = [
         (run, record, draw_trajectory(run.name, record, out_dir / "trajectories"))
         for run in runs
         for record in choose_samples(run.samples, samples_to_draw)
     ]
-    page.write_text(to_html(header, rows, plot, pictures), encoding="utf-8")
-    written = [table, plot, *(path for _, _, path in pictures), page]
+    page.write_text(to_html(header, rows, plot, pictures, curves), encoding="utf-8")
+    written = [table, plot, *(path for _, path in curves), *(path for _, _, path in pictures), page]
     return {path.relative_to(out_dir).as_posix(): path for path in written}
 
 
@@ -137,14 +152,20 @@ def _unique(name: str, taken: set[str]) -> str:
 def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     """The comparison table as text cells; the C/T/D columns appear when any run has NExT-QA groups."""
     groups = [g for g in GROUPS if any(g in run.scores.get("by_group", {}) for run in runs)]
-    header = ["run", "method", "model", "backend", "frames", "mean frames", "mean rounds", "acc (%)"]
-    header += [f"{g} (%)" for g in groups] + ["unparsed", "failures", "samples", "wall time (s)"]
-    return header, [_row(run, groups) for run in runs]
+    parts = ("by_group", groups)
+    if not groups:  # another benchmark: its own question types, when there are few enough to read
+        types = sorted({t for run in runs for t in run.scores.get("by_type", {})})
+        parts = ("by_type", types if len(types) <= MAX_TYPE_COLUMNS else [])
+    header = ["run", "method", "model", "backend", "frames", "mean frames", "mean rounds"]
+    header += ["acc (%)", "95% CI"]
+    header += [f"{g} (%)" for g in parts[1]] + ["unparsed", "failures", "samples", "wall time (s)"]
+    return header, [_row(run, *parts) for run in runs]
 
 
-def _row(run: Run, groups: list[str]) -> list[str]:
+def _row(run: Run, part: str, columns: list[str]) -> list[str]:
     info, scores = run.info, run.scores
-    by_group = scores.get("by_group", {})
+    by_part = scores.get(part, {})
+    interval = scores.get("acc_ci95")
     model = info.get("model")
     return [
         run.name,
@@ -155,7 +176,8 @@ def _row(run: Run, groups: list[str]) -> list[str]:
         _number(scores.get("mean_frames"), "{:.1f}"),
         _number(scores.get("mean_rounds"), "{:.2f}"),
         _percent(scores.get("acc")),
-        *(_percent(by_group.get(g, {}).get("acc")) for g in groups),
+        f"{_percent(interval[0])} to {_percent(interval[1])}" if interval else NONE,
+        *(_percent(by_part.get(c, {}).get("acc")) for c in columns),
         _number(scores.get("unparsed"), "{}"),
         _number(scores.get("failures"), "{}"),
         _number(scores.get("samples"), "{}"),
@@ -324,9 +346,22 @@ def _round_blocks(
         blocks.append(_Frames(images, [frame["time"] for frame in frames], columns))
     if r < len(record.resps):
         blocks.append(_Text(record.resps[r], 9, mono=True, max_lines=MAX_REPLY_LINES))
+        if r < len(record.actions):
+            action = record.actions[r]
+            colour = "firebrick" if action.startswith("invalid") else "dimgray"
+            blocks.append(_Text(f"→ {_verdict(action)}", 9, color=colour, weight="bold"))
     else:
         blocks.append(_Text(f"(no reply: the episode ended, {record.end or 'reason unknown'})", 9, mono=True))
     return blocks
+
+
+def _verdict(action: str) -> str:
+    """What the environment made of a reply, in words."""
+    if action == "frames":
+        return "a request for frames"
+    if action == "answer":
+        return "an answer"
+    return action  # "invalid: <why>"
 
 
 def _outcome_blocks(record: SampleRecord) -> list[_Block]:
@@ -471,7 +506,11 @@ figure { margin: 1.2em 0; } figcaption { color: #555; font-size: 0.9em; margin-t
 
 
 def to_html(
-    header: list[str], rows: list[list[str]], plot: Path, pictures: list[tuple[Run, SampleRecord, Path]]
+    header: list[str],
+    rows: list[list[str]],
+    plot: Path,
+    pictures: list[tuple[Run, SampleRecord, Path]],
+    curves: list[tuple[str, Path]] = (),
 ) -> str:
     parts = [
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>Sparse-Video-R1 report</title>",
@@ -480,8 +519,11 @@ def to_html(
         _html_table(header, rows),
         "<h2>Accuracy against frames used</h2>",
         _figure(plot, "Accuracy against the mean number of frames used per question", ""),
-        "<h2>Trajectories</h2>",
     ]
+    if curves:
+        parts.append("<h2>Training</h2>")
+        parts += [_figure(path, f"Training curves of {name}", html.escape(name)) for name, path in curves]
+    parts.append("<h2>Trajectories</h2>")
     if not pictures:
         parts.append("<p>No samples to draw.</p>")
     current = None

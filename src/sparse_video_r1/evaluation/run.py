@@ -123,7 +123,7 @@ def evaluate(config: EvalConfig) -> dict:
         raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.backend not in BACKENDS:
         raise ValueError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
-    config = replace(config, data=str(Path(config.data).resolve()), model=_resolved_model(config.model))
+    config = replace(config, data=os.path.abspath(config.data), model=_absolute_model(config.model))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / f"samples_{config.task}.jsonl"
@@ -220,9 +220,9 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def _resolved_model(model: str) -> str:
+def _absolute_model(model: str) -> str:
     """A local checkpoint by its absolute path (the same run however it was named); a hub or API name as is."""
-    return str(Path(model).resolve()) if Path(model).exists() else model
+    return os.path.abspath(model) if Path(model).exists() else model
 
 
 def _episode(config: EvalConfig) -> EpisodeConfig:

@@ -14,20 +14,12 @@ def latest_actor(checkpoint_dir: Path) -> Path:
 
 
 def export_checkpoint(actor_dir: Path, target_dir: Path) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verl.model_merger",
-            "merge",
-            "--backend",
-            "fsdp",
-            "--local_dir",
-            str(actor_dir),
-            "--target_dir",
-            str(target_dir),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,  # its progress; errors still reach stderr
-    )
+    """verl's model merger on `actor_dir`; its output is kept quiet unless it fails."""
+    command = [
+        sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp",
+        "--local_dir", str(actor_dir), "--target_dir", str(target_dir),
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"verl's model merger failed on {actor_dir}:\n{run.stderr[-3000:]}")
     return target_dir
