@@ -16,13 +16,8 @@ import pytest
 from PIL import Image
 
 from sparse_video_r1.evaluation.records import SampleRecord, summarize, wilson_interval
-from sparse_video_r1.evaluation.report import (
-    choose_samples,
-    frames_by_round,
-    load_runs,
-    make_report,
-    table_rows,
-)
+from sparse_video_r1.evaluation.report import load_runs, make_report, table_rows
+from sparse_video_r1.evaluation.trajectory_pictures import choose_samples, frames_by_round
 from sparse_video_r1.video import uniform_timestamps
 
 TRICKY = """Is <b>"the" square</b> & 'circle' > 2 s apart?"""
@@ -273,7 +268,7 @@ def test_training_curves_come_from_the_runs_tensorboard_events(runs, tmp_path):
 
 
 def test_each_round_of_a_picture_says_what_the_environment_made_of_the_reply(questions):
-    from sparse_video_r1.evaluation.report import _round_blocks
+    from sparse_video_r1.evaluation.trajectory_pictures import _round_blocks
 
     record = _record(
         questions[0], rounds=2, correct=True, actions=["invalid: times 99 are outside", "answer"]
