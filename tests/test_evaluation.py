@@ -225,12 +225,17 @@ def test_summarize_scores_a_known_set_of_records():
     summary = summarize(records)
     assert (summary["samples"], summary["n"], summary["failures"], summary["unparsed"]) == (5, 4, 1, 1)
     assert (summary["acc"], summary["acc_all"], summary["mean_frames"]) == (0.5, 0.4, 6.0)
-    assert summary["by_group"] == {
-        "C": {"acc": 0.5, "n": 2},
-        "D": {"acc": 0.0, "n": 1},
-        "T": {"acc": 1.0, "n": 1},
+    assert {group: (s["acc"], s["n"]) for group, s in summary["by_group"].items()} == {
+        "C": (0.5, 2),
+        "D": (0.0, 1),
+        "T": (1.0, 1),
     }
-    assert summary["by_type"]["TN"] == {"acc": 1.0, "n": 1} and "TP" not in summary["by_type"]
+    # The 95% Wilson interval of 2 right out of 4: 0.5 +- 0.35.
+    assert summary["acc_ci95"] == pytest.approx([0.1500, 0.8500], abs=1e-4)
+    assert (summary["by_type"]["TN"]["acc"], summary["by_type"]["TN"]["n"]) == (
+        1.0,
+        1,
+    ) and "TP" not in summary["by_type"]
 
 
 def _with_broken_third_video(val: Path, out: Path) -> Path:
