@@ -24,6 +24,7 @@ from sparse_video_r1.training.launching import (
     gpu_bytes,
     hydra_value,
     report,
+    resolve_device,
     verl_environment,
     visible_gpus,
 )
@@ -67,11 +68,7 @@ def _ensure_synthetic() -> Path:
 
 def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tuple[str, list[str]]:
     """The device ("gpu" or "cpu") and the Hydra overrides that the user's variables mean here."""
-    device = args.device
-    if device == "auto":
-        device = "gpu" if visible_gpus or args.dry_run else "cpu"
-    if device == "cpu" and visible_gpus and not args.dry_run:
-        raise SystemExit("[train] DEVICE=cpu is for machines without a GPU: this one has one, so train on it")
+    device = resolve_device(args.device, visible_gpus, args.dry_run, "train")
     variants = [v for v in (args.variant, "cpu" if device == "cpu" else "") if v]  # cpu last: it wins
     overrides = [f"+variant=[{','.join(variants)}]"] if variants else []
     model = args.model or (str(ensure_tiny_model().resolve()) if device == "cpu" else "")

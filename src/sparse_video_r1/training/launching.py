@@ -26,6 +26,17 @@ def count(text: str) -> int | None:
     return int(text)
 
 
+def resolve_device(requested: str, visible_gpus: int, dry_run: bool, tag: str) -> str:
+    """The device, "gpu" or "cpu": DEVICE as given, else a GPU when one is visible (a dry run composes the GPU run);
+    DEVICE=cpu on a machine with a GPU is refused."""
+    device = requested if requested != "auto" else ("gpu" if visible_gpus or dry_run else "cpu")
+    if device == "cpu" and visible_gpus and not dry_run:
+        raise SystemExit(
+            f"[{tag}] DEVICE=cpu is for machines without a GPU: this one has one, so train on it"
+        )
+    return device
+
+
 def hydra_value(value: str, name: str) -> str:
     """`value` as a quoted Hydra override value that reaches verl verbatim, whatever characters a path
     holds (`,`, `'`, `[`, `=`, spaces). `${` cannot: verl resolves its config in place

@@ -23,6 +23,7 @@ from sparse_video_r1.training.launching import (
     ensure_tiny_model,
     hydra_value,
     report,
+    resolve_device,
     verl_environment,
     visible_gpus,
 )
@@ -51,9 +52,7 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def resolve(args: argparse.Namespace, extra: list[str], gpus: int) -> tuple[str, list[str]]:
-    device = args.device if args.device != "auto" else ("gpu" if gpus or args.dry_run else "cpu")
-    if device == "cpu" and gpus and not args.dry_run:
-        raise SystemExit("[sft] DEVICE=cpu is for machines without a GPU: this one has one, so train on it")
+    device = resolve_device(args.device, gpus, args.dry_run, "sft")
     overrides = ["+sft_variant=cpu"] if device == "cpu" else []
     model = args.model or (str(ensure_tiny_model().resolve()) if device == "cpu" else "")
     if model:
