@@ -1,5 +1,6 @@
-"""`sh train.sh` on CPU, for real: verl's trainer (Ray, FSDP2, our agent loop and `hf` rollout, reward, weight
-sync, checkpoints) trains the tiny model on the synthetic benchmark, then a rerun resumes from its checkpoint."""
+"""`sh train.sh` on CPU, for real: verl's trainer (Ray, FSDP2, our agent loop, verl's vLLM rollout on vLLM's
+CPU build, reward, weight sync, checkpoints) trains the tiny model on the synthetic benchmark, then a rerun
+resumes from its checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Rollout and actor token probabilities, float32 both. verl's vLLM rollout masks the two vision placeholders
+# out of its logits; the random tiny model's near-uniform distribution gives them 2 of ~770 shares, so the
+# rollout's probabilities sit ~0.3% above the actor's: ~3e-5 at most. tests/test_learning.py holds the
+# trained model's fixed-sequence log-probs to 1e-4 after every step.
+PROBS_BOUND = 1e-4
 
 
 def _metric(log: str, step: int, name: str) -> float:
@@ -53,9 +59,9 @@ def runs(tiny_model_dir, tmp_path_factory) -> tuple[Path, str, str]:
 @pytest.mark.slow
 def test_a_cpu_run_trains_with_the_synced_weights_and_checkpoints(runs):
     work, first, _ = runs
-    assert "device: cpu" in first and "checks passed" in first
+    assert "device: cpu" in first and "checks passed" in first and "CPUvLLMHttpServer" in first
     # The rollout generated with the weights the actor holds: their token probabilities agree.
-    assert _metric(first, 1, "training/rollout_probs_diff_max") < 1e-7
+    assert _metric(first, 1, "training/rollout_probs_diff_max") < PROBS_BOUND
     # Our trainer logs what the episodes did (frames shown, failures counted) beside verl's own metrics.
     assert _metric(first, 1, "episode/frames") >= 5 and _metric(first, 1, "episode/failed") == 0
     assert (work / "checkpoints" / "global_step_1" / "actor" / "model_world_size_1_rank_0.pt").is_file()
@@ -66,7 +72,7 @@ def test_a_cpu_run_trains_with_the_synced_weights_and_checkpoints(runs):
 def test_a_rerun_resumes_from_the_checkpoint(runs):
     work, _, second = runs
     assert "Resuming from" in second and "global_step_1" in second
-    assert "step:1 -" not in second and _metric(second, 2, "training/rollout_probs_diff_max") < 1e-7
+    assert "step:1 -" not in second and _metric(second, 2, "training/rollout_probs_diff_max") < PROBS_BOUND
     assert (work / "checkpoints" / "latest_checkpointed_iteration.txt").read_text().strip() == "2"
 
 

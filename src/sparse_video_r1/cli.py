@@ -83,6 +83,8 @@ def _eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,
         device=args.device,
+        concurrency=args.concurrency,
+        tensor_parallel_size=args.tensor_parallel_size,
         base_url=args.base_url,
         api_attempts=args.api_attempts,
         api_max_wait=args.api_max_wait,
@@ -233,8 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--backend",
         default="hf",
-        choices=["hf", "openai"],
-        help="transformers, or an OpenAI-compatible server",
+        choices=["hf", "vllm", "openai"],
+        help="transformers (one question at a time), vLLM's engine (batched), or an OpenAI-compatible server",
+    )
+    evaluation.add_argument(
+        "--concurrency",
+        type=int,
+        help="vllm: questions advanced together (default: 64); openai: requests in flight (default: 1)",
+    )
+    evaluation.add_argument(
+        "--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one model is split over (default: 1)"
     )
     evaluation.add_argument(
         "--frames", type=int, default=5, help="frames per question (the agent: its first frames) (default: 5)"

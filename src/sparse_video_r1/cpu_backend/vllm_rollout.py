@@ -24,7 +24,7 @@ ROLLOUT_NAME = "vllm_cpu"
 class CPUWorkerExtension(vLLMColocateWorkerExtension):
     """verl's extension of each vLLM worker, taking weight syncs into oneDNN-packed layers."""
 
-    def update_weights_from_ipc(self, peft_config: dict = None, base_sync_done=False, use_shm: bool = False):
+    def update_weights_from_ipc(self, peft_config: dict | None = None, base_sync_done=False, use_shm=False):
         from vllm.model_executor.model_loader.reload import (
             finalize_layerwise_reload,
             initialize_layerwise_reload,

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sparse_video_r1.evaluation.methods import ContextFull
 from sparse_video_r1.generation.hf_generator import HFGenerator
-
-
-class ContextFull(Exception):
-    """The conversation no longer leaves room for a reply within the model's context budget."""
 
 
 class HFChat:

@@ -1,15 +1,18 @@
 """The ways a model answers a question: N frames in one turn (uniform, random, the whole video at 1 fps),
 or the multi-round agent that asks for frames, with the same Episode rules as training.
 
-A method gets one sample, its opened video and a chat backend (messages with PIL images in, reply text
-out) and returns a SampleRecord. Answers from single-turn baselines are read by `answer_letter.read_letter`:
-an unreadable reply is counted as unparsed (and wrong), never replaced by a guess.
+A method is a conversation: a generator that gets one sample and its opened video, yields the messages so
+far (text and PIL image parts) each time it needs a reply, is sent the reply text, and returns the
+SampleRecord. It never calls a model itself, so one backend can advance many conversations together
+(evaluation/drive.py). A backend whose context is full throws `ContextFull` into it: the agent's episode
+ends on its budget. Answers from single-turn baselines are read by `answer_letter.read_letter`: an
+unreadable reply is counted as unparsed (and wrong), never replaced by a guess.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import dataclass, replace
 
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
@@ -18,9 +21,15 @@ from sparse_video_r1.evaluation.answer_letter import read_letter
 from sparse_video_r1.evaluation.records import SampleRecord
 from sparse_video_r1.video import FrameGrid, Video, random_timestamps, uniform_timestamps
 
-Chat = Callable[[list[dict]], str]
+Conversation = Generator[
+    list[dict], str, "SampleRecord"
+]  # yields messages, is sent replies, returns the record
 # lmms-eval's instruction for NExT-QA multiple choice.
 ANSWER_DIRECTLY = "Answer with the option's letter from the given choices directly."
+
+
+class ContextFull(Exception):
+    """The conversation no longer leaves room for a reply within the model's context."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +77,7 @@ def single_turn_times(method: str, sample: Sample, duration: float, setting: Fra
     raise ValueError(f"unknown single-turn method {method!r}")
 
 
-def single_turn(
-    method: str, sample: Sample, video: Video, chat: Chat, setting: FramesSetting
-) -> SampleRecord:
+def single_turn(method: str, sample: Sample, video: Video, setting: FramesSetting) -> Conversation:
     """The question with N frames (each labelled with its time) in one turn; answer directly."""
     times = single_turn_times(method, sample, video.duration, setting)
     parts: list[Part] = [
@@ -80,7 +87,7 @@ def single_turn(
         parts += [f"Frame at {t:.1f} s: ", FrameAt(t, setting.max_pixels, setting.min_pixels), "\n"]
     parts.append(ANSWER_DIRECTLY)
     content, images = _content(parts, video)
-    reply = chat([{"role": "user", "content": content}])
+    reply = yield [{"role": "user", "content": content}]
     letter = read_letter(reply, sample.question.letters)
     return _record(
         sample,
@@ -94,19 +101,16 @@ def single_turn(
     )
 
 
-def agent(
-    sample: Sample, video: Video, chat: Chat, config: EpisodeConfig, stop_on: tuple[type[Exception], ...] = ()
-) -> SampleRecord:
-    """The multi-round episode: the model asks for frames until it answers or runs out of rounds.
-    `stop_on` are the backend's "the conversation no longer fits" errors: the episode ends on its budget."""
+def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
+    """The multi-round episode: the model asks for frames until it answers or runs out of rounds."""
     grid = FrameGrid(video.duration, video.fps, video.num_frames)
     episode = Episode(sample.question, grid, config, seed=sample.seed)
     content, images = _content(episode.opening(), video)
     messages, replies, tokens = [{"role": "user", "content": content}], [], _tokens(images)
     while True:
         try:
-            reply = chat(messages)
-        except stop_on:
+            reply = yield messages
+        except ContextFull:
             episode.stop("token budget")
             break
         replies.append(reply)

@@ -1,7 +1,9 @@
 """`svr1 eval`: one method, one model, one prepared split; resumable, in lmms-eval's file shape.
 
-Each finished sample is appended to `samples_<task>.jsonl` and flushed to disk at once, so a run killed
-midway loses nothing: rerunning the same command skips the samples already there and writes the same
+Backends: `hf` (transformers, one conversation at a time), `vllm` (vLLM's offline engine, up to
+`concurrency` conversations advanced together, one batch per round) and `openai` (any chat-completions
+server, `concurrency` requests in flight). Each finished sample is appended to `samples_<task>.jsonl` in
+the samples' order and flushed to disk at once, so a run killed midway loses nothing: rerunning the same command skips the samples already there and writes the same
 files as an uninterrupted run. `results.json` is rewritten at the end with the scores and the pinned
 config (model, backend, frames, pixels, decoding, prompt), so numbers can be reproduced.
 """
@@ -19,12 +21,13 @@ from tqdm import tqdm
 
 from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
-from sparse_video_r1.evaluation import methods
+from sparse_video_r1.evaluation import drive, methods
 from sparse_video_r1.evaluation.records import SampleRecord, read_samples, read_samples_text, summarize
 from sparse_video_r1.video import VideoError, open_video
 
 METHODS = ("uniform", "random", "whole_video", "agent")
-BACKENDS = ("hf", "openai")
+BACKENDS = ("hf", "vllm", "openai")
+VLLM_CONCURRENCY = 64  # conversations the vllm backend advances together unless told otherwise
 
 
 @dataclass
@@ -42,6 +45,8 @@ class EvalConfig:
     temperature: float = 0.0
     max_new_tokens: int = 256
     device: str = "cpu"
+    concurrency: int | None = None  # vllm: conversations per batch (64); openai: requests in flight (1)
+    tensor_parallel_size: int = 1  # vllm: GPUs one model is split over (e.g. 2 for 7B)
     base_url: str = "https://api.openai.com/v1"
     api_attempts: int = 5  # tries per request, the first included, with exponential backoff
     api_max_wait: float = 60.0  # seconds: the longest wait between tries; a longer Retry-After fails
@@ -74,21 +79,33 @@ def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample
 
 
 def _chat(config: EvalConfig):
-    """The backend; the errors that end an episode on its context budget; the errors that fail a sample."""
+    """The configured backend: a chat (messages in, reply out); the vllm one also answers batches."""
     if config.backend == "hf":
-        from sparse_video_r1.evaluation.hf_chat import ContextFull, HFChat
+        from sparse_video_r1.evaluation.hf_chat import HFChat
 
-        chat = HFChat(
+        return HFChat(
             config.model,
             device=config.device,
             max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             seed=config.seed,
         )
-        return chat, (ContextFull,), ()
-    from sparse_video_r1.evaluation.openai_chat import ChatFailure, OpenAIChat
+    if config.backend == "vllm":
+        from sparse_video_r1.evaluation.vllm_chat import VLLMChat
 
-    chat = OpenAIChat(
+        return VLLMChat(
+            config.model,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            seed=config.seed,
+            max_images=_max_images(config),
+            max_pixels=config.max_pixels,
+            min_pixels=config.min_pixels,
+            tensor_parallel_size=config.tensor_parallel_size,
+        )
+    from sparse_video_r1.evaluation.openai_chat import OpenAIChat
+
+    return OpenAIChat(
         config.base_url,
         config.model,
         max_tokens=config.max_new_tokens,
@@ -97,28 +114,59 @@ def _chat(config: EvalConfig):
         attempts=config.api_attempts,
         max_wait=config.api_max_wait,
     )
-    return chat, (), (ChatFailure,)  # an API reports a conversation too long as an error: a failure
 
 
-def _answer(
-    config: EvalConfig, sample: methods.Sample, chat, context_full: tuple, failures: tuple
-) -> SampleRecord:
-    setting = methods.FramesSetting(
-        count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
-    )
-    try:
+def _failures(backend: str) -> tuple[type[Exception], ...]:
+    """The errors after which a backend gave up on a sample: recorded as that sample's failure."""
+    if backend == "openai":
+        from sparse_video_r1.evaluation.openai_chat import ChatFailure
+
+        return (ChatFailure,)  # an API reports a conversation too long as an error: a failure
+    return ()
+
+
+def _max_images(config: EvalConfig) -> int:
+    if config.method == "agent":
+        return _episode(config).max_frames
+    return methods.FramesSetting().whole_video_max_frames if config.method == "whole_video" else config.frames
+
+
+def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.Job:
+    """How to start the sample's conversation, and what its failures become."""
+
+    def start() -> methods.Conversation:
         video = open_video(sample.video)
         if config.method == "agent":
-            episode = _episode(config)
-            return methods.agent(sample, video, chat, episode, context_full)
-        return methods.single_turn(config.method, sample, video, chat, setting)
-    except VideoError as error:
-        return methods.failed(sample, f"video error: {error.cause}")
-    except failures as error:
-        return methods.failed(sample, f"api failure: {error}")
+            return methods.agent(sample, video, _episode(config))
+        setting = methods.FramesSetting(
+            count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
+        )
+        return methods.single_turn(config.method, sample, video, setting)
+
+    def fail(error: Exception) -> SampleRecord | None:
+        if isinstance(error, VideoError):
+            return methods.failed(sample, f"video error: {error.cause}")
+        if isinstance(error, failures):
+            return methods.failed(sample, f"api failure: {error}")
+        return None
+
+    return start, fail
 
 
-def evaluate(config: EvalConfig) -> dict:
+def _records(config: EvalConfig, todo: list[methods.Sample], chat):
+    """The todo samples' records, in their order, from the configured backend."""
+    chat = chat or _chat(config)
+    jobs = (_job(config, sample, _failures(config.backend)) for sample in todo)
+    if config.backend == "vllm":
+        return drive.in_batches(jobs, chat, config.concurrency or VLLM_CONCURRENCY)
+    if config.backend == "openai" and (config.concurrency or 1) > 1:
+        return drive.in_flight(jobs, chat, config.concurrency)
+    return drive.one_by_one(jobs, chat)
+
+
+def evaluate(config: EvalConfig, chat=None) -> dict:
+    """Run (or resume) the evaluation; `chat`, an already built backend of `config.backend`, lets several
+    runs share one engine (a benchmark, a test)."""
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.backend not in BACKENDS:
@@ -135,17 +183,19 @@ def evaluate(config: EvalConfig) -> dict:
     }  # failures retry
     todo = [s for s in samples if s.doc_id not in done]
     began = time.perf_counter()
+    if config.backend == "hf" and (config.concurrency or 1) > 1:
+        raise ValueError("the hf backend answers one question at a time; use --backend vllm to batch")
     if todo:
-        chat, context_full, failures = _chat(config)
+        records = _records(config, todo, chat)
         with samples_path.open("a", encoding="utf-8") as handle:
-            for sample in tqdm(
-                todo,
+            for record in tqdm(
+                records,
                 desc=f"{config.method} on {config.task}",
                 unit="question",
                 initial=len(done),
                 total=len(samples),
             ):
-                handle.write(_answer(config, sample, chat, context_full, failures).to_json() + "\n")
+                handle.write(record.to_json() + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
     wanted = {s.doc_id for s in samples}

@@ -5,12 +5,19 @@ returns beside the score, nor episodes that never ran. This subclass adds `episo
 format rate, frames, rounds, request and invalid-action rates, failed episodes) from the records our
 agent loop attaches, and names every failed episode's row in the log. It is registered with verl's own
 trainer registry as `trainer.v1.trainer_mode=svr1` (see `verl_plugin.py`).
+
+With `svr1.sync_probe_file` set, after every weight sync it asks each rollout replica for its log-probs of
+one fixed token sequence and appends them to that JSONL file: with the step's checkpoint, a check that the
+rollout really holds the actor's new weights (tests/test_learning.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
+import ray
 import transfer_queue as tq
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
@@ -19,6 +26,11 @@ from sparse_video_r1.training.episode_metrics import episode_metrics, failures
 
 logger = logging.getLogger(__name__)
 TRAINER_MODE = "svr1"
+# The fixed sequence the rollout scores after each sync: a whole exchange in the protocol.
+SYNC_PROBE = (
+    "<|im_start|>user\nWhat colour is the background? Options: A. red B. green<|im_end|>\n"
+    "<|im_start|>assistant\n<think>It is green in every frame shown.</think><answer>B</answer><|im_end|>"
+)
 
 
 @register_trainer(TRAINER_MODE)
@@ -37,3 +49,30 @@ class EpisodeTrainer(PPOTrainerSync):
             logger.warning(
                 "step %s: the episode of row %s did not run: %s", global_steps, failure.row, failure.reason
             )
+
+    def on_step_end(self):
+        super().on_step_end()  # the actor's new weights go to the rollout replicas
+        probe_file = self.config.svr1.get("sync_probe_file")
+        if probe_file:
+            self._record_sync_probe(Path(probe_file))
+
+    def _record_sync_probe(self, path: Path) -> None:
+        prompt_ids = self.tokenizer.encode(SYNC_PROBE)
+        params = {"max_tokens": 1, "temperature": 1.0, "prompt_logprobs": 0}
+        outputs = ray.get([
+            replica.server_handle.generate.remote(
+                prompt_ids=prompt_ids, sampling_params=dict(params), request_id=f"sync-probe-{self.global_steps}"
+            )
+            for replica in self.llm_server_manager.get_replicas()
+        ])  # fmt: skip
+        with path.open("a") as file:
+            for rank, output in enumerate(outputs):
+                # verl pads one 0.0 for the last prompt token, which nothing follows.
+                log_probs = [row[0] for row in output.extra_fields["prompt_logprobs"][:-1]]
+                record = {
+                    "step": self.global_steps,
+                    "replica": rank,
+                    "token_ids": prompt_ids,
+                    "log_probs": log_probs,
+                }
+                file.write(json.dumps(record) + "\n")

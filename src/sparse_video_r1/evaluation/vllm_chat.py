@@ -1,0 +1,103 @@
+"""A chat backend over vLLM's offline engine: many conversations' next replies in one batched call.
+
+The same engine runs on a GPU (tensor parallel across `tensor_parallel_size` GPUs, bfloat16) and, with
+vLLM's CPU build, on a machine without one (float32 like the `hf` backend, eager mode, the KV cache given in
+bytes). Frames arrive as PIL images, already sized by the episode; vLLM is told their pixel range so that its
+start-up profiling uses images of that size, not the processor's largest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sparse_video_r1.evaluation.methods import ContextFull
+
+CPU_KV_CACHE_BYTES = 2 << 30
+TOO_LONG = "longer than the maximum model length"  # vLLM's words for a prompt over max_model_len
+
+
+def to_vllm_messages(messages: list[dict]) -> list[dict]:
+    """Our messages (text and PIL image parts) as vLLM's chat takes them (`image_pil` parts)."""
+    converted = []
+    for message in messages:
+        content = message["content"]
+        if not isinstance(content, str):
+            content = [
+                {"type": "image_pil", "image_pil": part["image"]} if part["type"] == "image" else part
+                for part in content
+            ]
+        converted.append({"role": message["role"], "content": content})
+    return converted
+
+
+class VLLMChat:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        max_images: int = 25,
+        max_pixels: int,
+        min_pixels: int,
+        max_context: int = 16384,
+        tensor_parallel_size: int = 1,
+    ) -> None:
+        from vllm import LLM, SamplingParams
+        from vllm.platforms import current_platform
+
+        on_cpu = current_platform.is_cpu()
+        machine = (
+            {"dtype": "float32", "enforce_eager": True, "kv_cache_memory_bytes": CPU_KV_CACHE_BYTES}
+            if on_cpu
+            else {"gpu_memory_utilization": 0.9}
+        )
+        self.llm = LLM(
+            model=str(model_path),
+            max_model_len=max_context,
+            limit_mm_per_prompt={"image": max_images, "video": 0},
+            mm_processor_kwargs={"max_pixels": max_pixels, "min_pixels": min_pixels},
+            tensor_parallel_size=tensor_parallel_size,
+            seed=seed,
+            **machine,
+        )
+        tokenizer = self.llm.get_tokenizer()
+        # As the hf backend and verl's rollout: a reply never holds a vision placeholder.
+        vision = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+        banned = {tokenizer.convert_tokens_to_ids(token): -100.0 for token in vision}
+        self.params = SamplingParams(
+            max_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed if temperature > 0 else None,
+            logit_bias=banned,
+        )
+
+    def batch(self, conversations: list[list[dict]]) -> list[str | ContextFull]:
+        """Every conversation's next reply, in one call; a conversation that no longer fits gets ContextFull."""
+        try:
+            return self._chat(conversations)
+        except ValueError as error:
+            if TOO_LONG not in str(error):
+                raise
+        replies: list[str | ContextFull] = []
+        for conversation in conversations:  # find which ones do not fit
+            try:
+                replies += self._chat([conversation])
+            except ValueError as error:
+                if TOO_LONG not in str(error):
+                    raise
+                replies.append(ContextFull(str(error)))
+        return replies
+
+    def __call__(self, messages: list[dict]) -> str:
+        reply = self.batch([messages])[0]
+        if isinstance(reply, ContextFull):
+            raise reply
+        return reply
+
+    def _chat(self, conversations: list[list[dict]]) -> list[str]:
+        outputs = self.llm.chat(
+            [to_vllm_messages(messages) for messages in conversations], self.params, use_tqdm=False
+        )
+        return [output.outputs[0].text for output in outputs]
