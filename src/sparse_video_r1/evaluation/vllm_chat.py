@@ -96,6 +96,10 @@ class VLLMChat:
             raise reply
         return reply
 
+    def close(self) -> None:
+        """Stop the engine's processes now rather than at interpreter exit."""
+        self.llm.llm_engine.engine_core.shutdown()
+
     def _chat(self, conversations: list[list[dict]]) -> list[str]:
         outputs = self.llm.chat(
             [to_vllm_messages(messages) for messages in conversations], self.params, use_tqdm=False

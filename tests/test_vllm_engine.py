@@ -1,0 +1,117 @@
+"""vLLM's own engine on this machine (vLLM's CPU build): the tiny model writes text under it, and the `vllm`
+evaluation backend advances many episodes per batched call while writing what the `hf` backend writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sparse_video_r1.evaluation.records import read_samples
+from sparse_video_r1.evaluation.run import EvalConfig, evaluate
+
+PIXELS = {"max_pixels": 12544, "min_pixels": 3136}  # 16 visual tokens per frame
+NEW_TOKENS = 16
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    from sparse_video_r1.evaluation.vllm_chat import VLLMChat
+
+    chat = VLLMChat(tiny_model_dir, max_new_tokens=NEW_TOKENS, max_images=25, **PIXELS)
+    yield chat
+    chat.close()
+
+
+@pytest.fixture(scope="module")
+def val(tmp_path_factory) -> Path:
+    from sparse_video_r1.data.prepare import prepare_synthetic
+
+    out = tmp_path_factory.mktemp("synthetic")
+    prepare_synthetic(str(out), videos=8, seed=2)
+    return out / "val.parquet"  # two videos, six questions
+
+
+def _chats() -> list[list[dict]]:
+    colours = ["red", "green", "blue", "white"]
+    frames = [Image.new("RGB", (112, 112), colour) for colour in colours]
+    questions = [
+        "What colour is the square?",
+        "How many dogs appear? A. one B. two",
+        "Think, then answer.",
+        "Hi",
+    ]
+    return [
+        [{"role": "user", "content": [*({"type": "image", "image": f} for f in frames[: k + 1]),
+                                      {"type": "text", "text": q}]}]
+        for k, q in enumerate(questions)
+    ]  # fmt: skip
+
+
+def test_the_tiny_model_writes_text_under_vllm_and_transformers_alike(engine, tiny_model_dir):
+    from vllm import SamplingParams
+
+    from sparse_video_r1.evaluation.hf_chat import HFChat
+    from sparse_video_r1.evaluation.vllm_chat import to_vllm_messages
+
+    tokenizer = engine.llm.get_tokenizer()
+    greedy = SamplingParams(max_tokens=NEW_TOKENS, temperature=0)
+    outputs = engine.llm.chat([to_vllm_messages(c) for c in _chats()], greedy, use_tqdm=False)
+    for output in outputs:
+        ids = list(output.outputs[0].token_ids)
+        # vLLM's detokenizer drops nothing: its text is the tokens' text (no lone byte held back).
+        assert output.outputs[0].text and output.outputs[0].text == tokenizer.decode(
+            ids, skip_special_tokens=True
+        )
+    hf = HFChat(tiny_model_dir, max_new_tokens=NEW_TOKENS)
+    assert all(hf(chat) for chat in _chats())
+
+
+class Spy:
+    """The engine, with the size of every batch it was given."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.sizes = engine, []
+
+    def batch(self, conversations):
+        self.sizes.append(len(conversations))
+        return self.engine.batch(conversations)
+
+
+def _config(val: Path, out: Path, model: Path, backend: str, **options) -> EvalConfig:
+    return EvalConfig(data=str(val), method="agent", model=str(model), out_dir=str(out), backend=backend,
+                      max_new_tokens=NEW_TOKENS, episode={"wording": "brief"}, **PIXELS, **options)  # fmt: skip
+
+
+def test_the_vllm_backend_batches_episodes_and_writes_what_the_hf_backend_writes(
+    engine, val, tiny_model_dir, tmp_path
+):
+    spy = Spy(engine)
+    batched = evaluate(_config(val, tmp_path / "vllm", tiny_model_dir, "vllm", concurrency=4), chat=spy)
+    assert max(spy.sizes) == 4 and len(spy.sizes) < sum(spy.sizes)  # several episodes per call
+    one = evaluate(_config(val, tmp_path / "hf", tiny_model_dir, "hf"))
+    records = {
+        name: read_samples(tmp_path / name / f"samples_{val.parent.name}.jsonl") for name in ("vllm", "hf")
+    }
+    assert [r.doc_id for r in records["vllm"]] == [r.doc_id for r in records["hf"]]  # the samples' order
+    assert len(records["vllm"]) == 6 and all(r.failure is None and r.resps for r in records["vllm"])
+    assert all(asdict(a).keys() == asdict(b).keys() for a, b in zip(*records.values(), strict=True))
+    assert batched["results"].keys() == one["results"].keys()
+    pinned = {k: v for k, v in batched["config"].items() if k not in ("backend", "concurrency", "out_dir")}
+    assert pinned == {
+        k: v for k, v in one["config"].items() if k not in ("backend", "concurrency", "out_dir")
+    }
+
+
+def test_a_resumed_vllm_run_keeps_what_it_wrote_and_finishes_the_rest(engine, val, tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    evaluate(_config(val, out, tiny_model_dir, "vllm", limit=3), chat=engine)
+    samples = out / f"samples_{val.parent.name}.jsonl"
+    first = samples.read_text()
+    results = evaluate(_config(val, out, tiny_model_dir, "vllm"), chat=engine)
+    assert samples.read_text().startswith(first) and results["results"]["samples"] == 6
+    assert len({r.doc_id for r in read_samples(samples)}) == 6
+    assert json.loads((out / "run.json").read_text())["backend"] == "vllm"
