@@ -33,7 +33,6 @@ from sparse_video_r1.agent import verl_loop
 from sparse_video_r1.agent.episode import EpisodeConfig
 from sparse_video_r1.agent.verl_loop import FrameRequestAgentLoop
 from sparse_video_r1.generation.hf_generator import HFGenerator
-from sparse_video_r1.generation.server import HFGenerationServer
 from sparse_video_r1.tiny_model import build_tiny_model
 from sparse_video_r1.video import open_video, uniform_timestamps
 from sparse_video_r1.video.cache import decoder_cache, frame_cache
@@ -42,6 +41,7 @@ from sparse_video_r1.video.writer import write_video
 
 # verl's trainer config composed as the tests compose it, and the tests' batch helpers.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hf_token_server import HFGenerationServer
 from verl_harness import LocalActorHandle, ScriptedServer, compose_config, make_batch, row
 
 DURATION, FPS, WIDTH, HEIGHT = 40, 30, 640, 360

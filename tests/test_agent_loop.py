@@ -11,7 +11,7 @@ import torch
 from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-from sparse_video_r1.generation.server import HFGenerationServer
+from hf_token_server import HFGenerationServer
 from sparse_video_r1.video.writer import write_video
 from verl_harness import LocalActorHandle, ScriptedServer, compose_config, make_batch, row
 from videos import paint_index

@@ -77,7 +77,8 @@ def test_the_default_is_the_seed_setting_with_our_agent_and_reward():
         (
             "cpu",
             {
-                "actor_rollout_ref.rollout.name": "hf",
+                "actor_rollout_ref.rollout.name": "vllm_cpu",
+                "actor_rollout_ref.rollout.enable_sleep_mode": False,
                 "trainer.device": "cpu",
                 "actor_rollout_ref.model.use_remove_padding": False,
                 "actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype": "fp32",
@@ -259,7 +260,9 @@ def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monk
     args, extra = launch._arguments(["--variant", "debug_1gpu", "--data-dir", str(tmp_path)])
     device, overrides = launch.resolve(args, extra, visible_gpus=0)
     config = compose([*overrides, PATHS[2]])
-    assert device == "cpu" and config.actor_rollout_ref.rollout.name == "hf"  # cpu wins where both set a key
+    assert (
+        device == "cpu" and config.actor_rollout_ref.rollout.name == "vllm_cpu"
+    )  # cpu wins where both set a key
     assert config.trainer.total_training_steps == 2 and config.trainer.experiment_name == "cpu_tiny"
     assert config.data.train_batch_size == 2 and config.trainer.save_freq == 1
 

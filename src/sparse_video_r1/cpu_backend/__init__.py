@@ -1,1 +1,1 @@
-"""verl on CPU: the platform and (for training) a transformers rollout backend; never used where a GPU is."""
+"""verl on CPU: the platform and verl's vLLM rollout on vLLM's CPU build; never used where a GPU is."""

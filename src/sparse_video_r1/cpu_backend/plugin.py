@@ -1,5 +1,6 @@
 """Imported by verl in every process of a CPU run (VERL_USE_EXTERNAL_MODULES): switches verl to the CPU
-platform and registers the `hf` rollout. Does nothing where a GPU is visible."""
+platform and registers the `vllm_cpu` rollout (verl's vLLM rollout with our CPU fixes). Does nothing where a
+GPU is visible."""
 
 import torch
 
@@ -11,13 +12,6 @@ if not torch.cuda.is_available():
     from sparse_video_r1 import verl_internals
 
     verl_internals.use_gloo_process_groups()
-
-    def _hf_replica():
-        from sparse_video_r1.cpu_backend.rollout import HFReplica
-
-        return HFReplica
-
-    verl_internals.register_rollout("hf", _hf_replica, "sparse_video_r1.cpu_backend.rollout.HFRolloutAdapter")
 
     def _vllm_cpu_replica():
         from sparse_video_r1.cpu_backend.vllm_rollout import CPUvLLMReplica

@@ -1,4 +1,4 @@
-"""Token-in/token-out generation with transformers: the CPU rollout backend and evaluator core."""
+"""Token-in/token-out generation with transformers: the `hf` evaluation backend's core (tests use it too)."""
 
 from sparse_video_r1.generation.hf_generator import Generation, HFGenerator
 

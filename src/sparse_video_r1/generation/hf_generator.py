@@ -1,5 +1,5 @@
-"""Token-in/token-out generation with a transformers Qwen2.5-VL: the one generation core behind the CPU
-rollout server, CPU evaluation and the tests.
+"""Token-in/token-out generation with a transformers Qwen2.5-VL: the core of the `hf` evaluation backend
+(checkpoints vLLM cannot load) and of the tests' in-process LLM client.
 
 Prompts arrive as verl sends them to vLLM: token ids with every image's `<|image_pad|>` run already
 expanded, plus the cumulative list of images. Sampling follows vLLM's conventions (`temperature` 0 is

@@ -1,8 +1,8 @@
-"""verl's generation-server interface over the transformers core, for CPU rollouts and evaluation.
+"""verl's generation-server interface over the transformers core: an in-process LLM client for verl's
+agent-loop worker in the agent-loop tests and the rollout benchmark (training itself runs verl's vLLM server).
 
 `HFGenerationServer.generate(...)` has the signature of verl's `LLMServerClient.generate` and returns its
-`TokenOutput`, so verl's agent-loop worker, our agent loop and our evaluator call it exactly as they call
-vLLM. It runs in process, or inside a Ray actor for CPU training.
+`TokenOutput`, so verl's agent-loop worker and our agent loop call it exactly as they call vLLM's.
 """
 
 from __future__ import annotations
