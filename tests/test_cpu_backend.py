@@ -12,6 +12,7 @@ def test_every_verl_internal_we_touch_is_still_there():
     from sparse_video_r1 import verl_internals
 
     verl_internals.check()  # raises, naming what moved, after a verl upgrade that breaks us
+    verl_internals.check_vllm_rollout()
 
 
 def test_the_plugin_registers_the_cpu_platform_and_the_vllm_cpu_rollout_in_a_fresh_process():

@@ -6,7 +6,12 @@ verl 0.9.1 has public hooks for platforms, rollout replicas, trainers and advant
   which is invalid when the device is the CPU ("cpu:gloo,cpu:gloo"), the non-Ray one without a backend
   argument at all (`verl.utils.distributed.initialize_global_process_group[_ray]`);
 - freezing the vision tower: `actor.freeze_vision_tower` is declared and never read, and the SFT trainer has
-  no such key, so a frozen tower needs a wrap of the private `FSDPEngine._build_module`.
+  no such key, so a frozen tower needs a wrap of the private `FSDPEngine._build_module`;
+- verl's vLLM rollout on a CPU (cpu_backend/vllm_rollout.py) subclasses verl's vLLM classes and overrides
+  what they offer as hooks for subclasses, all underscored: `vLLMHttpServer._get_worker_extension_cls` and
+  `_preprocess_engine_kwargs`, `vLLMReplica._get_server_name_prefix` and its `server_class` attribute, and
+  the worker extension's `update_weights_from_ipc` and `_update_weights`. `check_vllm_rollout()` runs when
+  that module is imported (it imports vLLM, so not here).
 
 `check()` runs at import and asserts that each is still where we expect it, so a verl upgrade that moves one
 fails loudly, by name, instead of breaking a run inside a Ray worker.
@@ -89,6 +94,24 @@ def freeze_vision_tower_when_asked() -> None:
 
     build_with_frozen_vision.__svr1_frozen_vision__ = True
     transformer_impl.FSDPEngine._build_module = build_with_frozen_vision
+
+
+def check_vllm_rollout() -> None:
+    """Raise if a verl upgrade moved the vLLM rollout's hooks that cpu_backend/vllm_rollout.py overrides."""
+    from verl.workers.rollout.vllm_rollout.utils import vLLMColocateWorkerExtension
+    from verl.workers.rollout.vllm_rollout.vllm_async_server import vLLMHttpServer, vLLMReplica
+
+    for cls, names in (
+        (vLLMHttpServer, ("_get_worker_extension_cls", "_preprocess_engine_kwargs")),
+        (vLLMReplica, ("_get_server_name_prefix",)),
+        (vLLMColocateWorkerExtension, ("update_weights_from_ipc", "_update_weights")),
+    ):
+        for name in names:
+            assert callable(getattr(cls, name, None)), f"{cls.__name__}.{name} moved"
+    assert "self.server_class = ray.remote(vLLMHttpServer)" in inspect.getsource(vLLMReplica.__init__), (
+        "vLLMReplica no longer picks its server class in __init__"
+    )
+    assert "weights" in inspect.signature(vLLMColocateWorkerExtension._update_weights).parameters
 
 
 def check() -> None:

@@ -10,6 +10,7 @@ and weight sync. Two things differ from a GPU and are fixed here, in subclasses 
   each bucket; the received tensors are views into it, so they are copied before vLLM keeps them.
 
 The config keys a CPU engine needs (no sleep mode, KV cache in bytes, eager mode) are in variant/cpu.yaml.
+The verl methods overridden here are listed, and checked, in verl_internals.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import ray
 from verl.workers.rollout.vllm_rollout.utils import vLLMColocateWorkerExtension
 from verl.workers.rollout.vllm_rollout.vllm_async_server import vLLMHttpServer, vLLMReplica
 
-ROLLOUT_NAME = "vllm_cpu"
+from sparse_video_r1 import verl_internals
+
+verl_internals.check_vllm_rollout()  # every verl hook overridden below is still where we expect it
 
 
 class CPUWorkerExtension(vLLMColocateWorkerExtension):
