@@ -3,9 +3,11 @@ the original Sparse-Video-R1, and what reusing the KV cache across rounds would 
 
     .venv/bin/python benchmarks/rollout.py [--episodes 8] [--repeats 5] [--cache-dir ~/.cache/sparse-video-r1/bench-rollout]
 
-Everything runs in process on CPU: verl's own AgentLoopWorker runs our FrameRequestAgentLoop with our
-HFGenerationServer (the tiny random Qwen2.5-VL) as its LLM client and verl's reward worker behind it, with
-the config composed as the tests compose it (tests/verl_harness.py). The tiny model and a NExT-QA-like video
+Everything runs in process on CPU: verl's own AgentLoopWorker runs our FrameRequestAgentLoop with an LLM
+client serving the tiny random Qwen2.5-VL and verl's reward worker behind it, with the config composed as
+the tests compose it (tests/verl_harness.py). The client is the tests' transformers one (tests/
+hf_token_server.py), and for table 2 also vLLM's engine behind verl's generate() contract
+(vllm_token_client.py): the engine training runs, here on vLLM's CPU build. The tiny model and a NExT-QA-like video
 (40 s, 640x360, 30 fps H.264, keyframe every 250 frames, B-frames) are made once in --cache-dir. Timings
 are medians over --repeats. torch runs on --threads threads (default 1): on a small shared machine two
 intra-op threads competing with another process for the cores make the timings swing by 10x.
@@ -41,6 +43,8 @@ from sparse_video_r1.video.writer import write_video
 
 # verl's trainer config composed as the tests compose it, and the tests' batch helpers.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from vllm_token_client import VLLMTokenClient
+
 from hf_token_server import HFGenerationServer
 from verl_harness import LocalActorHandle, ScriptedServer, compose_config, make_batch, row
 
@@ -110,6 +114,25 @@ class Spies:
                 return await fn(*args, **kwargs)
             finally:
                 self.seconds[name] += time.perf_counter() - start
+
+        return timed
+
+    def in_flight(self, name: str, fn):
+        """For calls that overlap (vLLM serves many at once): the wall time during which at least one runs."""
+        running, since = 0, 0.0
+
+        @functools.wraps(fn)
+        async def timed(*args, **kwargs):
+            nonlocal running, since
+            if running == 0:
+                since = time.perf_counter()
+            running += 1
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                running -= 1
+                if running == 0:
+                    self.seconds[name] += time.perf_counter() - since
 
         return timed
 
@@ -222,23 +245,26 @@ async def sampled_throughput(worker: AgentLoopWorker, batch, spies: Spies, repea
     }
 
 
-def print_throughput(result: dict, rows: int, group: int, repeats: int) -> None:
+def print_throughput(results: dict[str, dict], rows: int, group: int, repeats: int) -> None:
     print(
         f"\n**2. Sampled episodes through verl's worker** ({rows} rows x group of {group} on the 40 s video, "
-        f"HFGenerationServer sampling at temperature 1 from the random tiny model, whose replies are invalid, "
-        f"so episodes run to the round limit or the token budget; generator busy = time inside the model's "
-        f"generate / wall time; median over {repeats} batches)\n"
+        f"sampling at temperature 1 from the random tiny model, whose replies are invalid, so episodes run to "
+        f"the round limit or the token budget; generation = share of the wall time with a generation under way "
+        f"(transformers runs one at a time, vLLM batches them), the rest is spent outside generation; median "
+        f"over {repeats} batches)\n"
     )
-    episodes, turns, wall = result["episodes"], result["turns"], result["wall"]
-    ends = ", ".join(f"{end}: {n}" for end, n in result["ends"].most_common())
     print(
-        "| episodes | turns | wall s | episodes/s | turns/s | generator busy | how episodes ended (all batches) |"
+        "| engine | episodes | turns | wall s | episodes/s | turns/s | generation | outside generation "
+        "| how episodes ended (all batches) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    print(
-        f"| {episodes} | {turns:.0f} | {wall:.1f} | {episodes / wall:.2f} | {turns / wall:.2f} "
-        f"| {result['busy']:.0%} | {ends} |"
-    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for engine, result in results.items():
+        episodes, turns, wall = result["episodes"], result["turns"], result["wall"]
+        ends = ", ".join(f"{end}: {n}" for end, n in result["ends"].most_common())
+        print(
+            f"| {engine} | {episodes} | {turns:.0f} | {wall:.1f} | {episodes / wall:.2f} | {turns / wall:.2f} "
+            f"| {result['busy']:.0%} | {1 - result['busy']:.0%} | {ends} |"
+        )
 
 
 # --- 3. the environment step: the original Sparse-Video-R1 vs ours ------------------------------------
@@ -456,7 +482,18 @@ def main() -> None:
         await worker.generate_sequences(one)  # warm-up (first calls); its rounds feed table 4
         costs = await turn_costs(worker, one, spies, args.repeats)
         batch = make_batch([row(video, DURATION, index=i) for i in range(rows)], repeat=group)
-        throughput = await sampled_throughput(make_worker(config, server), batch, spies, args.batches)
+        throughput = {
+            "transformers": await sampled_throughput(make_worker(config, server), batch, spies, args.batches)
+        }
+        engine = VLLMTokenClient(model_dir, max_model_len=PROMPT_LENGTH + RESPONSE_LENGTH,
+                                 response_length=RESPONSE_LENGTH)  # fmt: skip
+        try:
+            engine.generate = spies.in_flight("sampling", engine.generate)
+            worker = make_worker(config, engine)
+            await worker.generate_sequences(batch)  # warm-up: vLLM's first requests
+            throughput["vLLM (CPU build)"] = await sampled_throughput(worker, batch, spies, args.batches)
+        finally:
+            engine.close()
         return costs, throughput, next(iter(scripted.rounds.values()))
 
     costs, throughput, rounds = asyncio.run(rollouts())
