@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 MODEL=${MODEL:-Qwen/Qwen2.5-VL-3B-Instruct}
 DATA=${DATA:-data/nextqa/val.parquet}   # `svr1 prepare nextqa --samples 1000`: the seed's 1,000 questions
 FRAMES=${FRAMES:-5}
-BACKEND=${BACKEND:-hf}
+BACKEND=${BACKEND:-vllm}   # vLLM batches the questions; hf for a checkpoint vLLM cannot load
 BASE_URL=${BASE_URL:-https://api.openai.com/v1}
 DEVICE=${DEVICE:-$(.venv/bin/python -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}
 OUT=${OUT:-runs/$RUN}

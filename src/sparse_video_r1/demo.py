@@ -57,6 +57,7 @@ LEARN = DemoSettings(
     grpo_prompts=8, grpo_group=8, frame_cost=0.005, questions=150,
 )  # fmt: skip
 EPISODE = {"wording": "brief", **CPU_PIXELS}
+REPLY_TOKENS = 64
 
 
 def _key(*parts: object) -> str:
@@ -183,34 +184,43 @@ def _grpo(out: Path, settings: DemoSettings, data: Path, sft_model: Path) -> tup
 
 
 def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, Path]) -> list[Path]:
+    """The five evaluations on vLLM (its CPU build here), one engine per model shared by its runs."""
     from sparse_video_r1.evaluation.run import EvalConfig, evaluate
+    from sparse_video_r1.evaluation.vllm_chat import VLLMChat
 
     runs = [
         ("uniform-5", "uniform", "trained", {}),
         ("random-5", "random", "trained", {}),
         ("agent-1-round", "agent", "trained", {"max_rounds": 1}),
-        ("agent-sft", "agent", "sft", {}),
         ("agent-sft+grpo", "agent", "trained", {}),
+        ("agent-sft", "agent", "sft", {}),
     ]
-    directories = []
-    for name, method, model, episode in runs:
-        directory = out / "runs" / name
-        evaluate(
-            EvalConfig(
-                data=str(data / "val.parquet"),
-                method=method,
-                model=str(models[model]),
-                out_dir=str(directory),
-                limit=settings.questions,
-                max_new_tokens=64,
-                seed=settings.seed,
-                run=name,
-                episode={"wording": EPISODE["wording"], **episode},
-                **CPU_PIXELS,
-            )
-        )
-        directories.append(directory)
-    return directories
+    directories = {}
+    for model in ("trained", "sft"):
+        engine = VLLMChat(models[model], max_new_tokens=REPLY_TOKENS, max_images=25, **CPU_PIXELS)
+        try:
+            for name, method, _, episode in (run for run in runs if run[2] == model):
+                directory = directories[name] = out / "runs" / name
+                config = EvalConfig(
+                    data=str(data / "val.parquet"),
+                    method=method,
+                    model=str(models[model]),
+                    out_dir=str(directory),
+                    backend="vllm",
+                    limit=settings.questions,
+                    max_new_tokens=REPLY_TOKENS,
+                    seed=settings.seed,
+                    run=name,
+                    episode={"wording": EPISODE["wording"], **episode},
+                    **CPU_PIXELS,
+                )
+                evaluate(config, chat=engine)
+        finally:
+            engine.close()
+    return [
+        directories[name]
+        for name in ("uniform-5", "random-5", "agent-1-round", "agent-sft", "agent-sft+grpo")
+    ]
 
 
 @contextlib.contextmanager

@@ -2,12 +2,14 @@
 
 The same engine runs on a GPU (tensor parallel across `tensor_parallel_size` GPUs, bfloat16) and, with
 vLLM's CPU build, on a machine without one (float32 like the `hf` backend, eager mode, the KV cache given in
-bytes). Frames arrive as PIL images, already sized by the episode; vLLM is told their pixel range so that its
+bytes, and every core computing: vLLM-CPU otherwise keeps one core for its front end, which batched
+evaluation barely uses; on 2 cores that is 1.5x faster. Set VLLM_CPU_NUM_OF_RESERVED_CPU to choose). Frames arrive as PIL images, already sized by the episode; vLLM is told their pixel range so that its
 start-up profiling uses images of that size, not the processor's largest.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sparse_video_r1.evaluation.methods import ContextFull
@@ -48,6 +50,8 @@ class VLLMChat:
         from vllm.platforms import current_platform
 
         on_cpu = current_platform.is_cpu()
+        if on_cpu:
+            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # read by the engine's processes
         machine = (
             {"dtype": "float32", "enforce_eager": True, "kv_cache_memory_bytes": CPU_KV_CACHE_BYTES}
             if on_cpu
