@@ -192,15 +192,15 @@ def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, P
         ("uniform-5", "uniform", "trained", {}),
         ("random-5", "random", "trained", {}),
         ("agent-1-round", "agent", "trained", {"max_rounds": 1}),
-        ("agent-sft+grpo", "agent", "trained", {}),
         ("agent-sft", "agent", "sft", {}),
+        ("agent-sft+grpo", "agent", "trained", {}),
     ]
     directories = {}
     for model in ("trained", "sft"):
         engine = VLLMChat(models[model], max_new_tokens=REPLY_TOKENS, max_images=25, **CPU_PIXELS)
         try:
             for name, method, _, episode in (run for run in runs if run[2] == model):
-                directory = directories[name] = out / "runs" / name
+                directory = directories[name] = out / "runs" / name  # a run's folder, in table order below
                 config = EvalConfig(
                     data=str(data / "val.parquet"),
                     method=method,
@@ -217,10 +217,7 @@ def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, P
                 evaluate(config, chat=engine)
         finally:
             engine.close()
-    return [
-        directories[name]
-        for name in ("uniform-5", "random-5", "agent-1-round", "agent-sft", "agent-sft+grpo")
-    ]
+    return [directories[name] for name, *_ in runs]
 
 
 @contextlib.contextmanager

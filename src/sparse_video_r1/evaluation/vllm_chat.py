@@ -1,10 +1,12 @@
 """A chat backend over vLLM's offline engine: many conversations' next replies in one batched call.
 
 The same engine runs on a GPU (tensor parallel across `tensor_parallel_size` GPUs, bfloat16) and, with
-vLLM's CPU build, on a machine without one (float32 like the `hf` backend, eager mode, the KV cache given in
-bytes, and every core computing: vLLM-CPU otherwise keeps one core for its front end, which batched
-evaluation barely uses; on 2 cores that is 1.5x faster. Set VLLM_CPU_NUM_OF_RESERVED_CPU to choose). Frames arrive as PIL images, already sized by the episode; vLLM is told their pixel range so that its
-start-up profiling uses images of that size, not the processor's largest.
+vLLM's CPU build, on a machine without one: float32 like the `hf` backend, eager mode, the KV cache given
+in bytes, and every core computing. vLLM-CPU otherwise keeps one core for its front end; on 2 cores giving
+it back made a generation-bound (~143 M) model 1.7x faster and the tiny one 1.4x slower
+(benchmarks/evaluation.py). Set VLLM_CPU_NUM_OF_RESERVED_CPU to choose. Frames arrive as PIL images,
+already sized by the episode; vLLM is told their pixel range so that its start-up profiling uses images of
+that size, not the processor's largest.
 """
 
 from __future__ import annotations
