@@ -12,6 +12,12 @@ verl 0.9.1 has public hooks for platforms, rollout replicas, trainers and advant
   `_preprocess_engine_kwargs`, `vLLMReplica._get_server_name_prefix` and its `server_class` attribute, and
   the worker extension's `update_weights_from_ipc` and `_update_weights`. `check_vllm_rollout()` runs when
   that module is imported (it imports vLLM, so not here).
+- 3D (mRoPE) position ids of equal-length samples (verl issue #7899, open): when every sequence of a batch has
+  the same length, `torch.nested.as_nested_tensor` makes the 4 rope components the ragged dimension, and
+  verl's `maybe_fix_3d_position_ids` then marks dimension 2 ragged without checking, so the next `unbind()`
+  fails ("split_with_sizes expects split_sizes to sum exactly to <L> ... [4, 4, 4, 4]") and the training step
+  dies. A multi-turn group that all stops at the same token budget hits it. Its workers import the function by
+  name, so `repair_equal_length_position_ids()` rebinds it there to a version that first rebuilds that layout.
 
 `check()` runs at import and asserts that each is still where we expect it, so a verl upgrade that moves one
 fails loudly, by name, instead of breaking a run inside a Ray worker.
@@ -96,6 +102,42 @@ def freeze_vision_tower_when_asked() -> None:
     transformer_impl.FSDPEngine._build_module = build_with_frozen_vision
 
 
+def canonical_position_ids(position_ids):
+    """The ragged-on-sequence layout of a nested (batch, 4, length) tensor that `as_nested_tensor` built
+    ragged on the component dimension (values (batch x 4, length)); any other tensor unchanged."""
+    import torch
+
+    values, offsets = position_ids.values(), position_ids.offsets()
+    batch = offsets.numel() - 1
+    component_packed = position_ids._ragged_idx == 1 and values.shape[0] == int(offsets[-1]) != values.shape[1]
+    if not component_packed or values.shape[0] % batch:
+        return position_ids
+    components, length = values.shape[0] // batch, values.shape[1]
+    by_sequence = values.view(batch, components, length).transpose(0, 1).reshape(components, batch * length)
+    lengths = torch.arange(batch + 1, device=offsets.device, dtype=offsets.dtype) * length
+    return torch.nested.nested_tensor_from_jagged(by_sequence, offsets=lengths, jagged_dim=2)
+
+
+def repair_equal_length_position_ids() -> None:
+    """verl #7899 (see the module docstring): every caller of `maybe_fix_3d_position_ids` gets a version that
+    rebuilds the component-packed layout before verl's own fix runs."""
+    from verl.utils import tensordict_utils
+    from verl.workers import engine_workers
+    from verl.workers.engine import base as engine_base
+
+    fix = tensordict_utils.maybe_fix_3d_position_ids
+
+    @functools.wraps(fix)
+    def fix_3d_position_ids(data):
+        position_ids = data.get("position_ids", None)
+        if position_ids is not None and position_ids.is_nested and position_ids.dim() == 3:
+            data["position_ids"] = canonical_position_ids(position_ids)
+        fix(data)
+
+    for module in (engine_workers, engine_base):
+        module.maybe_fix_3d_position_ids = fix_3d_position_ids
+
+
 def check_vllm_rollout() -> None:
     """Raise if a verl upgrade moved the vLLM rollout's hooks that cpu_backend/vllm_rollout.py overrides."""
     from verl.workers.rollout.vllm_rollout.utils import vLLMColocateWorkerExtension
@@ -130,6 +172,15 @@ def check() -> None:
     assert "return local_rank, rank, world_size" in returns, "initialize_global_process_group changed"
     assert callable(transformer_impl.FSDPEngine._build_module), "FSDPEngine._build_module moved"
     assert inspect.isabstract(RolloutReplica) and "launch_servers" in RolloutReplica.__abstractmethods__
+    from verl.utils import tensordict_utils
+    from verl.workers import engine_workers
+    from verl.workers.engine import base as engine_base
+
+    for module in (engine_workers, engine_base):
+        bound = module.maybe_fix_3d_position_ids
+        assert getattr(bound, "__wrapped__", bound) is tensordict_utils.maybe_fix_3d_position_ids, (
+            f"{module.__name__} no longer imports maybe_fix_3d_position_ids by name"
+        )
 
 
 check()
