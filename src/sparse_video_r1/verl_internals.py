@@ -109,7 +109,9 @@ def canonical_position_ids(position_ids):
 
     values, offsets = position_ids.values(), position_ids.offsets()
     batch = offsets.numel() - 1
-    component_packed = position_ids._ragged_idx == 1 and values.shape[0] == int(offsets[-1]) != values.shape[1]
+    component_packed = (
+        position_ids._ragged_idx == 1 and values.shape[0] == int(offsets[-1]) != values.shape[1]
+    )
     if not component_packed or values.shape[0] % batch:
         return position_ids
     components, length = values.shape[0] // batch, values.shape[1]
@@ -120,7 +122,8 @@ def canonical_position_ids(position_ids):
 
 def repair_equal_length_position_ids() -> None:
     """verl #7899 (see the module docstring): every caller of `maybe_fix_3d_position_ids` gets a version that
-    rebuilds the component-packed layout before verl's own fix runs."""
+    rebuilds the component-packed layout before verl's own fix runs. Checks the callers as it goes; call it
+    after `use_gloo_process_groups` (the workers it imports bind verl's process-group functions by name)."""
     from verl.utils import tensordict_utils
     from verl.workers import engine_workers
     from verl.workers.engine import base as engine_base
@@ -135,6 +138,10 @@ def repair_equal_length_position_ids() -> None:
         fix(data)
 
     for module in (engine_workers, engine_base):
+        bound = module.maybe_fix_3d_position_ids
+        assert getattr(bound, "__wrapped__", bound) is fix, (
+            f"{module.__name__} no longer imports maybe_fix_3d_position_ids by name"
+        )
         module.maybe_fix_3d_position_ids = fix_3d_position_ids
 
 
@@ -172,15 +179,6 @@ def check() -> None:
     assert "return local_rank, rank, world_size" in returns, "initialize_global_process_group changed"
     assert callable(transformer_impl.FSDPEngine._build_module), "FSDPEngine._build_module moved"
     assert inspect.isabstract(RolloutReplica) and "launch_servers" in RolloutReplica.__abstractmethods__
-    from verl.utils import tensordict_utils
-    from verl.workers import engine_workers
-    from verl.workers.engine import base as engine_base
-
-    for module in (engine_workers, engine_base):
-        bound = module.maybe_fix_3d_position_ids
-        assert getattr(bound, "__wrapped__", bound) is tensordict_utils.maybe_fix_3d_position_ids, (
-            f"{module.__name__} no longer imports maybe_fix_3d_position_ids by name"
-        )
 
 
 check()
