@@ -225,7 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--data", required=True, help="a split from `svr1 prepare`, e.g. data/nextqa/val.parquet"
     )
-    evaluation.add_argument("--method", required=True, choices=["uniform", "random", "whole_video", "agent"])
+    evaluation.add_argument(
+        "--method",
+        required=True,
+        choices=["uniform", "random", "whole_video", "agent", "zoom"],
+        help="agent: an episode that asks for frames; zoom: an overview, then zooms (LOVE-R1)",
+    )
     evaluation.add_argument(
         "--model", required=True, help="checkpoint path or name (an API model for --backend openai)"
     )
@@ -249,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--frames", type=int, default=5, help="frames per question (the agent: its first frames) (default: 5)"
     )
-    _add_episode_options(evaluation, skip=("first_frames",))
+    _add_episode_options(evaluation, skip=("first_frames", "mode"))  # --frames; --method agent or zoom
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--seed", type=int, default=0, help="seed for random frames (default: 0)")
     evaluation.add_argument("--max-new-tokens", type=int, default=256)

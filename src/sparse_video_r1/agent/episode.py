@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args, get_type_hints
 
 from sparse_video_r1.agent.protocol import OPTION_LETTERS, Answer, FrameRequest, Invalid, parse_reply
 from sparse_video_r1.agent.wording import WORDINGS
@@ -22,10 +22,14 @@ def _knob(default, help: str):
 
 @dataclass(frozen=True)
 class EpisodeConfig:
-    """The episode's knobs, with the seed paper's defaults: 5 frames a round, 5 rounds. Each field is a
-    key of the training config (`svr1.episode.<field>`) and a flag of `svr1 eval` and `svr1 sft-data`
-    (`--<field-with-dashes>`), with the help text below."""
+    """The episode's knobs, with the seed papers' defaults: for frame requests 5 frames a round, 5 rounds
+    (Sparse-Video-R1); for zoom a 768-frame overview at 2 fps and 32 x 28 x 28 pixels, then up to 2 zooms of
+    32 frames at 256 x 28 x 28 (LOVE-R1). Each field is a key of the training config (`svr1.episode.<field>`)
+    and a flag of `svr1 eval` and `svr1 sft-data` (`--<field-with-dashes>`), with the help text below."""
 
+    mode: Literal["frames", "zoom"] = _knob(
+        "frames", "frames: ask for frames by time (Sparse-Video-R1); zoom: an overview, then zooms (LOVE-R1)"
+    )
     first_frames: int = _knob(5, "frames shown in the first turn")
     first_strategy: Literal["uniform", "random"] = _knob("uniform", "how the first frames are chosen")
     frames_per_request: int = _knob(5, "most frames one reply may ask for")
@@ -34,19 +38,34 @@ class EpisodeConfig:
     max_pixels: int = _knob(128 * 28 * 28, "pixel budget per frame (28 x 28 pixels per visual token)")
     min_pixels: int = _knob(16 * 28 * 28, "smallest frame, in pixels")
     wording: Literal["full", "brief"] = _knob("full", "the environment's words: full sentences or brief")
+    overview_frames: int = _knob(768, "zoom mode: most overview frames, min(overview_fps x duration, this)")
+    overview_fps: float = _knob(2.0, "zoom mode: overview frames per second of video")
+    overview_pixels: int = _knob(32 * 28 * 28, "zoom mode: pixel budget per overview frame")
+    zoom_frames: int = _knob(32, "zoom mode: most frames one zoom shows (LOVE-R1 trains with 16)")
+    zoom_pixels: int = _knob(256 * 28 * 28, "zoom mode: pixel budget per zoomed frame")
+    max_zooms: int = _knob(2, "zoom mode: zooms per episode, after which it must answer")
+    zoom_inference: Literal["strict", "love_r1"] = _knob(
+        "strict",
+        "zoom mode: love_r1 pads a zoom by 5 s, widens it to min(30 s, duration/8) and stops zooming at "
+        "IoU > 0.3 (LOVE-R1's evaluation); strict judges every zoom by the training rules",
+    )
 
     def __post_init__(self) -> None:
-        if self.wording not in WORDINGS:
-            raise ValueError(f"unknown wording {self.wording!r}: use one of {', '.join(WORDINGS)}")
+        hints = get_type_hints(EpisodeConfig)
+        for knob in ("mode", "wording", "zoom_inference"):
+            choices = get_args(hints[knob])
+            if getattr(self, knob) not in choices:
+                raise ValueError(f"unknown {knob} {getattr(self, knob)!r}: use one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
 class FrameAt:
-    """A frame to show at `time` seconds, resized to the pixel budget."""
+    """A frame to show at `time` seconds, resized to the pixel budget; `drawn`: its time written on it."""
 
     time: float
     max_pixels: int
     min_pixels: int
+    drawn: bool = False
 
 
 Part = str | FrameAt
@@ -74,7 +93,10 @@ class EpisodeRecord:
     """What happened, for the reward, the logs and the evaluation files (JSON-ready)."""
 
     frames: list[dict] = field(default_factory=list)  # {"time": s, "round": r}, in the order shown
-    actions: list[str] = field(default_factory=list)  # one per reply: "answer", "frames" or "invalid: why"
+    actions: list[str] = field(
+        default_factory=list
+    )  # one per reply: "answer", "frames", "zoom", "invalid: why"
+    zooms: list[dict] = field(default_factory=list)  # zoom mode: {"start": s, "end": s, "round": r} shown
     answer: str | None = None
     rounds: int = 0
     end: str | None = None  # "answer", "round limit" or whatever stop() was given
@@ -87,6 +109,7 @@ class EpisodeRecord:
         return {
             "frames": list(self.frames),
             "actions": list(self.actions),
+            "zooms": list(self.zooms),
             "answer": self.answer,
             "rounds": self.rounds,
             "end": self.end,
@@ -99,7 +122,9 @@ class Episode:
     """The rules of one episode: `opening()` once, then `step(reply)` per reply until it returns None.
 
     `grid` is the video's frame grid (duration, fps, frame count): two times on the same frame are one
-    frame, shown and charged once."""
+    frame, shown and charged once. Frame-request mode; `agent/zoom.py` holds the zoom mode's rules."""
+
+    ACTIONS = ("answer", "frames")
 
     def __init__(
         self, question: Question, grid: FrameGrid, config: EpisodeConfig | None = None, *, seed: int = 0
@@ -152,23 +177,29 @@ class Episode:
         if self.done:
             raise RuntimeError("the episode has ended")
         self.record.rounds += 1
-        action = parse_reply(reply, self.question.letters)
-        if isinstance(action, FrameRequest):
-            action = self._check_request(action)
+        action = parse_reply(reply, self.question.letters, self.ACTIONS)
         if isinstance(action, Answer):
             self.record.actions.append("answer")
             self.record.answer = action.letter
             self.stop("answer")
             return None
-        if isinstance(action, Invalid):
-            self.record.actions.append(f"invalid: {action.reason}")
+        turn = action if isinstance(action, Invalid) else self._act(action)
+        if isinstance(turn, Invalid):
+            self.record.actions.append(f"invalid: {turn.reason}")
             if self.rounds_left <= 0:
                 self.stop("round limit")
                 return None
-            return [self.words.invalid(action.reason) + self._instructions()]
+            return [self.words.invalid(turn.reason) + self._instructions()]
+        return turn
+
+    def _act(self, request: FrameRequest) -> list[Part] | Invalid:
+        """The turn that shows the frames a valid request asked for (the mode's own action)."""
+        request = self._check_request(request)
+        if isinstance(request, Invalid):
+            return request
         self.record.actions.append("frames")
-        parts: list[Part] = [self.words.requested(len(action.times))]
-        parts += self._show(action.times, round_=self.record.rounds)
+        parts: list[Part] = [self.words.requested(len(request.times))]
+        parts += self._show(request.times, round_=self.record.rounds)
         parts.append("\n" + self._instructions())
         return parts
 
@@ -186,16 +217,17 @@ class Episode:
                 new.setdefault(frame, time)
         return list(new.values())
 
-    def _show(self, times: Sequence[float], round_: int) -> list[Part]:
+    def _show(
+        self, times: Sequence[float], round_: int, max_pixels: int | None = None, drawn: bool = False
+    ) -> list[Part]:
+        """Each frame with its time in text (and drawn on it), at the pixel budget (default: max_pixels)."""
+        max_pixels = max_pixels or self.config.max_pixels
+        min_pixels = min(self.config.min_pixels, max_pixels)
         parts: list[Part] = []
         for time in times:
             self._seen.add(self.grid.frame_at(time))
             self.record.frames.append({"time": time, "round": round_})
-            parts += [
-                self.words.frame_label(time),
-                FrameAt(time, self.config.max_pixels, self.config.min_pixels),
-                "\n",
-            ]
+            parts += [self.words.frame_label(time), FrameAt(time, max_pixels, min_pixels, drawn), "\n"]
         return parts
 
     def _frames_left(self, frames_shown: int | None = None) -> int:

@@ -12,13 +12,15 @@ from sparse_video_r1.video import Video
 
 
 def decode_frames(frames: list[FrameAt], video: Video | None) -> list[Image.Image]:
-    """The frames in order, each at its own pixel budget (one frame-service call per budget)."""
+    """The frames in order, each at its own pixel budget, its time drawn on it where asked (one
+    frame-service call per budget)."""
     if video is None:  # grey squares within each frame's pixel budget, so they cost what a frame would
         return [Image.new("RGB", (_side(f.max_pixels),) * 2, (128, 128, 128)) for f in frames]
     decoded: dict[FrameAt, Image.Image] = {}
-    for low, high in {(f.min_pixels, f.max_pixels) for f in frames}:
-        wanted = [f for f in frames if (f.min_pixels, f.max_pixels) == (low, high)]
-        images = video.frames_at([f.time for f in wanted], min_pixels=low, max_pixels=high)
+    for low, high, drawn in {(f.min_pixels, f.max_pixels, f.drawn) for f in frames}:
+        wanted = [f for f in frames if (f.min_pixels, f.max_pixels, f.drawn) == (low, high, drawn)]
+        times = [f.time for f in wanted]
+        images = video.frames_at(times, min_pixels=low, max_pixels=high, timestamps=drawn)
         decoded.update(zip(wanted, images, strict=True))
     return [decoded[f] for f in frames]
 

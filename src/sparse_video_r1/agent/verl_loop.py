@@ -1,9 +1,9 @@
 """The verl agent loop: runs one episode token-in/token-out through verl's generation server.
 
 verl instantiates `FrameRequestAgentLoop` from `agent_loop.yaml` for every row whose `agent_name` is
-`frame_request`. Each round it generates, lets the episode judge the reply, decodes the frames the next
-user turn shows, and merges that turn with verl's continuous-token helpers (environment tokens get mask
-0). A turn's frames join the trajectory's image list only once the turn is known to fit the response
+`frame_request`, and runs either mode (agent/modes.py). Each round it generates, lets the episode judge
+the reply, decodes the frames the next user turn shows, and merges that turn with verl's continuous-token
+helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the turn is known to fit the response
 budget; the episode ends, with reason "token budget", when the next turn would not.
 
 A video that cannot be decoded, or a row whose metadata does not fit its file (a duration that is not a
@@ -14,7 +14,8 @@ record says why. Any other error inside an episode gets the same stand-in with r
 where verl would drop the whole group unseen; the trainer counts both (`episode/failed`).
 
 Rows carry in `extra_info`: `video` (path), `duration` (s), `question`, `options` (list), and optionally
-`index` (seeds the random first frames, so a GRPO group starts from the same frames). The frame grid
+`index` (seeds the random first frames, so a GRPO group starts from the same frames) and `mode` ("frames"
+or "zoom": the row's own, else the run's `svr1.episode.mode`). The frame grid
 (fps, frame count) comes from the file itself, as the frame service sees it.
 """
 
@@ -30,8 +31,9 @@ from PIL import Image
 from verl.experimental.agent_loop import AgentLoopBase, AgentLoopOutput
 from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, EpisodeRecord, FrameAt, Part, Question
+from sparse_video_r1.agent.episode import EpisodeConfig, EpisodeRecord, FrameAt, Part, Question
 from sparse_video_r1.agent.frames import decode_frames
+from sparse_video_r1.agent.modes import make_episode
 from sparse_video_r1.video import FrameGrid, Video, VideoError, open_video
 
 logger = logging.getLogger(__name__)
@@ -85,8 +87,12 @@ class FrameRequestAgentLoop(AgentLoopBase):
         question = Question(info["question"], tuple(info["options"]))
         try:
             video = await asyncio.to_thread(open_video, info["video"])
-            episode = Episode(
-                question, _grid(info, video), self.episode_config, seed=int(info.get("index", 0))
+            episode = make_episode(
+                question,
+                _grid(info, video),
+                self.episode_config,
+                seed=int(info.get("index", 0)),
+                mode=info.get("mode"),
             )
             content, images = await self._render(episode.opening(), video)
         except (VideoError, ValueError) as error:  # a broken file or stale metadata: this row only

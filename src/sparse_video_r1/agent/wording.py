@@ -70,6 +70,47 @@ class Wording:
             f"and {frames_left} more frames in all."
         )
 
+    # Zoom mode (LOVE-R1): an overview, then zooms into intervals.
+
+    def overview(self, question: str, duration: float, shown: int) -> str:
+        if self.style == "brief":
+            return f"{question}\nVideo: {duration:.1f} s. Overview:\n"
+        return (
+            f"{question}\n\nThe video lasts {duration:.1f} seconds. Here is an overview of {shown} frames "
+            "at low resolution, each with its time written on it in red.\n"
+        )
+
+    def zoomed(self, start: float, end: float, count: int) -> str:
+        if self.style == "brief":
+            return f"Zoom {_seconds(start)}-{_seconds(end)} s:\n"
+        return (
+            f"Here {_frames(count)} from {_seconds(start)} s to {_seconds(end)} s "
+            "at high resolution, each with its time written on it.\n"
+        )
+
+    def no_zooms_left(self, letters: str, rounds_left: int) -> str:
+        if self.style == "brief":
+            return f"No zooms left: <think>...</think><answer>{_letters(letters)}</answer>. {rounds_left} replies left."
+        return (
+            "You may not zoom any more. Think inside <think> </think>, "
+            f"then answer with {_answer(letters)}. You have {rounds_left} replies left."
+        )
+
+    def choose_zoom(
+        self, letters: str, duration: float, longest: float, rounds_left: int, zooms_left: int
+    ) -> str:
+        if self.style == "brief":
+            return (
+                f"<think>...</think> then <answer>{_letters(letters)}</answer> or <zoom>start, end</zoom> "
+                f"(1-{longest:g} s in 0-{duration:.1f} s). {rounds_left} replies, {zooms_left} zooms left."
+            )
+        return (
+            "Think inside <think> </think>. Then either answer with "
+            f"{_answer(letters)}, or zoom into an interval with <zoom>start, end</zoom>, in seconds between "
+            f"0 and {duration:.1f}, lasting 1 to {longest:g} seconds, to see it at high resolution. "
+            f"You have {rounds_left} replies left, the last of which must answer, and {zooms_left} zooms."
+        )
+
 
 def _seconds(time: float) -> str:
     """12.0, 3.5 or 0.25: one decimal unless the time needs two (a frame asked for at 0.25 s)."""

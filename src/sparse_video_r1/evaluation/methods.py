@@ -1,5 +1,6 @@
 """The ways a model answers a question: N frames in one turn (uniform, random, the whole video at 1 fps),
-or the multi-round agent that asks for frames, with the same Episode rules as training.
+or a multi-round episode of either mode (asking for frames, or an overview then zooms), started by the same
+`make_episode` as training.
 
 A method is a conversation: a generator that gets one sample and its opened video, yields the messages so
 far (text and PIL image parts) each time it needs a reply, is sent the reply text, and returns the
@@ -15,8 +16,9 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Part, Question
 from sparse_video_r1.agent.frames import decode_frames
+from sparse_video_r1.agent.modes import make_episode
 from sparse_video_r1.evaluation.answer_letter import read_letter
 from sparse_video_r1.evaluation.records import SampleRecord
 from sparse_video_r1.video import FrameGrid, Video, random_timestamps, uniform_timestamps
@@ -102,9 +104,10 @@ def single_turn(method: str, sample: Sample, video: Video, setting: FramesSettin
 
 
 def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
-    """The multi-round episode: the model asks for frames until it answers or runs out of rounds."""
+    """The multi-round episode of the config's mode: the model asks for frames, or zooms, until it answers
+    or runs out of rounds."""
     grid = FrameGrid(video.duration, video.fps, video.num_frames)
-    episode = Episode(sample.question, grid, config, seed=sample.seed)
+    episode = make_episode(sample.question, grid, config, seed=sample.seed)
     content, images = _content(episode.opening(), video)
     messages, replies, tokens = [{"role": "user", "content": content}], [], _tokens(images)
     while True:
@@ -122,9 +125,10 @@ def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
         tokens += _tokens(images)
         messages.append({"role": "user", "content": content})
     record = episode.record
-    return _record(
+    done = _record(
         sample, replies, record.answer, record.frames, record.rounds, record.end or "", tokens, record.actions
     )
+    return replace(done, zooms=list(record.zooms))
 
 
 def _record(sample: Sample, replies, letter, frames, rounds, end, tokens, actions=()) -> SampleRecord:

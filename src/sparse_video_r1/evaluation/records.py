@@ -35,7 +35,8 @@ class SampleRecord:
     end: str = ""  # "answer", "round limit", "token budget", "unparsed", or why it failed
     actions: list[str] = field(
         default_factory=list
-    )  # what each reply did: "frames", "answer", "invalid: why"
+    )  # what each reply did: "frames", "zoom", "answer", "invalid: why"
+    zooms: list[dict] = field(default_factory=list)  # zoom method: {"start": s, "end": s, "round": r}
     failure: str | None = None  # an API or video failure: recorded, never scored as an answer
     visual_tokens: int = 0
     metrics: dict = field(default_factory=dict)  # {"acc": 0 or 1}; empty for failures

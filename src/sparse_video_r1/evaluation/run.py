@@ -25,7 +25,8 @@ from sparse_video_r1.evaluation import drive, methods
 from sparse_video_r1.evaluation.records import SampleRecord, read_samples, read_samples_text, summarize
 from sparse_video_r1.video import VideoError, open_video
 
-METHODS = ("uniform", "random", "whole_video", "agent")
+METHODS = ("uniform", "random", "whole_video", "agent", "zoom")
+EPISODE_METHODS = {"agent": "frames", "zoom": "zoom"}  # the multi-round methods and their episode mode
 BACKENDS = ("hf", "vllm", "openai")
 VLLM_CONCURRENCY = 64  # conversations the vllm backend advances together unless told otherwise
 
@@ -126,8 +127,11 @@ def _failures(backend: str) -> tuple[type[Exception], ...]:
 
 
 def _max_images(config: EvalConfig) -> int:
-    if config.method == "agent":
-        return _episode(config).max_frames
+    if config.method in EPISODE_METHODS:
+        episode = _episode(config)
+        if episode.mode == "zoom":
+            return episode.overview_frames + episode.max_zooms * episode.zoom_frames
+        return episode.max_frames
     return methods.FramesSetting().whole_video_max_frames if config.method == "whole_video" else config.frames
 
 
@@ -136,7 +140,7 @@ def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.J
 
     def start() -> methods.Conversation:
         video = open_video(sample.video)
-        if config.method == "agent":
+        if config.method in EPISODE_METHODS:
             return methods.agent(sample, video, _episode(config))
         setting = methods.FramesSetting(
             count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
@@ -215,10 +219,10 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
         "date": datetime.now().isoformat(timespec="seconds"),
         "config": {
             **asdict(config),
-            "episode": asdict(_episode(config)) if config.method == "agent" else {},
+            "episode": asdict(_episode(config)) if config.method in EPISODE_METHODS else {},
             "letters": OPTION_LETTERS,
             "answer_prompt": methods.ANSWER_DIRECTLY
-            if config.method != "agent"
+            if config.method not in EPISODE_METHODS
             else "the episode's instructions",
         },
     }
@@ -277,7 +281,7 @@ def _absolute_model(model: str) -> str:
 
 def _episode(config: EvalConfig) -> EpisodeConfig:
     base = {"first_frames": config.frames, "max_pixels": config.max_pixels, "min_pixels": config.min_pixels}
-    return EpisodeConfig(**{**base, **config.episode})
+    return EpisodeConfig(**{**base, **config.episode, "mode": EPISODE_METHODS[config.method]})
 
 
 def _repair_last_line(path: Path) -> None:

@@ -1,0 +1,122 @@
+"""Zoom mode (LOVE-R1) as episode rules: a dense low-resolution overview of the whole video, then up to
+`max_zooms` zooms, each a clip of up to `zoom_frames` frames of the interval the model names, at a high pixel
+budget. Every frame has its time written on it and beside it in the text; clips come after the overview,
+which stays in the context.
+
+A zoom is invalid (LOVE-R1's training rules) when it lasts under 1 s or over min(duration / 2, 60 s), reaches
+outside the video, or overlaps an earlier zoom with IoU > 0.7. With `zoom_inference="love_r1"` (LOVE-R1's
+evaluation) a zoom is instead padded by 5 s on each side, widened to at least min(30 s, duration / 8) and
+kept inside the video; one that then lasts under 3 s or overlaps an earlier zoom with IoU > 0.3 ends the
+zooming, and the next reply must answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sparse_video_r1.agent.episode import Episode, Part
+from sparse_video_r1.agent.protocol import Invalid, Zoom
+from sparse_video_r1.video.timestamps import clip_timestamps, overview_timestamps
+
+SHORTEST_ZOOM, LONGEST_ZOOM, MAX_IOU = 1.0, 60.0, 0.7  # training rules
+PAD, WIDEST, STOP_SPAN, STOP_IOU = 5.0, 30.0, 3.0, 0.3  # LOVE-R1's evaluation
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two intervals in seconds."""
+    overlap = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return overlap / union if union > 0 else 0.0
+
+
+def longest_zoom(duration: float) -> float:
+    return min(duration / 2, LONGEST_ZOOM)
+
+
+def love_r1_span(start: float, end: float, duration: float) -> tuple[float, float]:
+    """LOVE-R1's evaluation-time zoom: padded by 5 s, at least min(30 s, duration / 8) long, in the video."""
+    start, end = start - PAD, end + PAD
+    shortest = min(WIDEST, duration / 8)
+    if end - start < shortest:
+        middle = (start + end) / 2
+        start, end = middle - shortest / 2, middle + shortest / 2
+    start, end = max(0.0, start), min(duration, end)
+    return round(start, 3), round(end, 3)
+
+
+class ZoomEpisode(Episode):
+    """`opening()` shows the overview; each `step(reply)` answers, or zooms and shows the clip."""
+
+    ACTIONS = ("answer", "zoom")
+
+    @property
+    def zooms_left(self) -> int:
+        if any(action.startswith("zoom stopped") for action in self.record.actions):
+            return 0
+        return self.config.max_zooms - len(self.record.zooms)
+
+    def opening(self, times: Sequence[float] | None = None) -> list[Part]:
+        """The question, the overview frames (`times`, or min(overview_fps x duration, overview_frames)
+        spread over the video), the budget and the format."""
+        config = self.config
+        if times is None:
+            times = overview_timestamps(self.duration, config.overview_fps, config.overview_frames)
+        times = self._new_frames(times)
+        parts: list[Part] = [self.words.overview(self.question.render(), self.duration, len(times))]
+        parts += self._show(times, round_=0, max_pixels=config.overview_pixels, drawn=True)
+        parts.append("\n" + self._instructions())
+        return parts
+
+    def _act(self, zoom: Zoom) -> list[Part] | Invalid:
+        config = self.config
+        if self.rounds_left <= 0:
+            return Invalid("this was the last round, so it had to answer")
+        if self.zooms_left <= 0:
+            return Invalid(f"no zooms are left (at most {config.max_zooms}), so answer")
+        start, end = zoom.start, zoom.end
+        earlier = [(z["start"], z["end"]) for z in self.record.zooms]
+        if config.zoom_inference == "love_r1":
+            start, end = love_r1_span(start, end, self.duration)
+            overlap = max((iou((start, end), span) for span in earlier), default=0.0)
+            if end - start < STOP_SPAN or overlap > STOP_IOU:
+                self.record.actions.append(f"zoom stopped: {_span(start, end)} overlaps an earlier zoom")
+                return ["\n" + self._instructions()]
+        else:
+            reason = self._check_zoom(start, end, earlier)
+            if reason:
+                return Invalid(reason)
+        cells: dict[int, float] = {}  # one time per frame of the video
+        for time in clip_timestamps(start, end, config.zoom_frames):
+            cells.setdefault(self.grid.frame_at(time), time)
+        self.record.actions.append("zoom")
+        self.record.zooms.append({"start": start, "end": end, "round": self.record.rounds})
+        parts: list[Part] = [self.words.zoomed(start, end, len(cells))]
+        parts += self._show(list(cells.values()), self.record.rounds, config.zoom_pixels, drawn=True)
+        parts.append("\n" + self._instructions())
+        return parts
+
+    def _check_zoom(self, start: float, end: float, earlier: list[tuple[float, float]]) -> str | None:
+        if start < 0 or end > self.duration + 1e-6:
+            return f"the zoom {_span(start, end)} reaches outside the video (0 to {self.duration:.1f} s)"
+        if end - start < SHORTEST_ZOOM:
+            return f"the zoom {_span(start, end)} lasts under {SHORTEST_ZOOM:g} s"
+        longest = longest_zoom(self.duration)
+        if end - start > longest + 1e-6:
+            return f"the zoom {_span(start, end)} lasts over {longest:g} s, the longest allowed"
+        for span in earlier:
+            if iou((start, end), span) > MAX_IOU:
+                return f"the zoom {_span(start, end)} repeats the zoom {_span(*span)} (IoU over {MAX_IOU:g})"
+        return None
+
+    def _instructions(self, frames_shown: int | None = None) -> str:
+        letters, rounds_left = self.question.letters, self.rounds_left
+        if rounds_left <= 1:
+            return self.words.last_reply(letters)
+        if self.zooms_left <= 0:
+            return self.words.no_zooms_left(letters, rounds_left)
+        longest = longest_zoom(self.duration)
+        return self.words.choose_zoom(letters, self.duration, longest, rounds_left, self.zooms_left)
+
+
+def _span(start: float, end: float) -> str:
+    return f"{start:g}-{end:g} s"
