@@ -8,6 +8,12 @@ the agent loop attaches (`extra_info["episode"]`): the loop parsed each reply fr
 reply generated, so the reward never has to find turn boundaries in decoded text, and a reply that fakes a
 turn header or hides an answer in its thinking gets nothing the environment did not accept. Without a
 record (single-turn data) the whole response is the one reply.
+
+`step_scores` gives one score per assistant reply, for the decoupled per-step advantages (`step_grpo`,
+reward/step_grpo.py): an answer earns accuracy + format; a zoom earns 1 when its span overlaps an evidence
+span, else the correctness of the answer that follows (LOVE-R1); a frame request earns the share of its
+frames inside evidence spans (1 without spans), paid only when the final answer is correct (peers found
+unconditional process rewards gamed); an invalid reply earns 0.
 """
 
 from __future__ import annotations
@@ -59,3 +65,25 @@ def compute_score(
         "frames": float(len(frames)),
         "rounds": float(episode.get("rounds", extra_info.get("num_turns", 0))),
     }
+
+
+def step_scores(episode: dict, ground_truth: str, spans=None, *, format_weight: float = 0.1) -> list[float]:
+    """One score per assistant reply of an episode record, in order (see the module docstring)."""
+    answer = final_answer("", episode)
+    correct = float(answer is not None and answer == str(ground_truth).strip())
+    spans = [] if spans is None else [tuple(span) for span in spans]
+    zooms = {zoom["round"]: zoom for zoom in episode.get("zooms", [])}
+    scores = []
+    for round_, action in enumerate(episode.get("actions", []), start=1):
+        if action == "answer":
+            scores.append(correct + format_weight)
+        elif action == "zoom":
+            zoom = zooms[round_]
+            found = any(zoom["start"] <= end and start <= zoom["end"] for start, end in spans)
+            scores.append(1.0 if found else correct)
+        elif action == "frames":
+            shown = [frame for frame in episode.get("frames", []) if frame["round"] == round_]
+            scores.append(correct * (grounding_coverage(shown, spans) if spans else 1.0))
+        else:  # invalid, or a zoom LOVE-R1's evaluation stopped
+            scores.append(0.0)
+    return scores

@@ -6,6 +6,12 @@ format rate, frames, rounds, request and invalid-action rates, failed episodes) 
 agent loop attaches, and names every failed episode's row in the log. It is registered with verl's own
 trainer registry as `trainer.v1.trainer_mode=svr1` (see `verl_plugin.py`).
 
+With `algorithm.adv_estimator=step_grpo` (registered here through verl's `register_adv_est`), each
+episode's reward is given per assistant step: before verl computes advantages, this trainer puts each
+step's score (reward/video_qa.py `step_scores`) on that step's last token of `rm_scores`, verl calls the
+estimator (reward/step_grpo.py), and the per-episode totals are put back for the step's metrics. verl's own
+GRPO path would only see the total, and a registered estimator gets no episode records.
+
 With `svr1.sync_probe_file` set, after every weight sync it asks each rollout replica for its log-probs of
 one fixed token sequence and appends them to that JSONL file: with the step's checkpoint, a check that the
 rollout really holds the actor's new weights (tests/test_learning.py).
@@ -18,10 +24,15 @@ import logging
 from pathlib import Path
 
 import ray
+import torch
 import transfer_queue as tq
+from tensordict import TensorDict
+from verl.trainer.ppo import core_algos
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
+from sparse_video_r1.reward.step_grpo import place_step_scores, step_grpo_advantages
+from sparse_video_r1.reward.video_qa import step_scores
 from sparse_video_r1.training.episode_metrics import episode_metrics, failures
 
 logger = logging.getLogger(__name__)
@@ -33,8 +44,49 @@ SYNC_PROBE = (
 )
 
 
+STEP_GRPO = "step_grpo"
+
+
+@core_algos.register_adv_est(STEP_GRPO)
+def step_grpo(token_level_rewards, response_mask, index=None, config=None, **_):
+    norm = config.get("norm_adv_by_std_in_grpo", True) if config is not None else True
+    return step_grpo_advantages(token_level_rewards, response_mask, index, norm_adv_by_std=norm)
+
+
 @register_trainer(TRAINER_MODE)
 class EpisodeTrainer(PPOTrainerSync):
+    def _compute_advantage(self, batch, metrics):
+        if self.config.algorithm.adv_estimator != STEP_GRPO:
+            return super()._compute_advantage(batch, metrics)
+        fields = ["rm_scores", "response_mask", "extra_fields", "reward_model", "extra_info"]
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+        reward_kwargs = self.config.reward.custom_reward_function.get("reward_kwargs") or {}
+        format_weight = float(reward_kwargs.get("format_weight", 0.1))
+        per_step = []
+        for mask, extra, reward_model, info in zip(
+            data["response_mask"].unbind(),
+            data["extra_fields"].tolist(),
+            data["reward_model"].tolist(),
+            data["extra_info"].tolist(),
+            strict=True,
+        ):
+            episode = (extra or {}).get("episode") or {}
+            scores = step_scores(
+                episode, (reward_model or {}).get("ground_truth"), (info or {}).get("spans"),
+                format_weight=format_weight,
+            )  # fmt: skip
+            per_step.append(place_step_scores(mask, scores).to(data["rm_scores"].dtype))
+        self._put(batch, torch.nested.as_nested_tensor(per_step, layout=torch.jagged))
+        try:
+            return super()._compute_advantage(batch, metrics)
+        finally:
+            self._put(batch, data["rm_scores"])  # the totals, for the step's metrics
+
+    @staticmethod
+    def _put(batch, rm_scores) -> None:
+        fields = TensorDict({"rm_scores": rm_scores}, batch_size=len(batch))
+        tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=fields)
+
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
         keys = [key for key, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding")]
