@@ -42,11 +42,11 @@ def test_the_repaired_fix_keeps_every_sample_and_the_mini_batch_split_works(leng
     engine_workers.maybe_fix_3d_position_ids(data)
 
     assert [tuple(t.shape) for t in data["position_ids"].unbind()] == [(4, n) for n in lengths]
-    for got, want in zip(data["position_ids"].unbind(), samples):
+    for got, want in zip(data["position_ids"].unbind(), samples, strict=True):
         assert torch.equal(got, want)
     picked = list(reversed(range(len(lengths))))
     mini_batch = tu.index_select_tensor_dict(data, picked)  # what train_mini_batch's iterator does
-    for got, index in zip(mini_batch["position_ids"].unbind(), picked):
+    for got, index in zip(mini_batch["position_ids"].unbind(), picked, strict=True):
         assert torch.equal(got, samples[index])
 
 

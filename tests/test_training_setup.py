@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sparse_video_r1.agent.episode import EpisodeConfig
 from sparse_video_r1.training.checks import TokenBudget, check_budget, check_data, check_gpus, check_model
 from sparse_video_r1.training.launching import compose as compose_named
 
@@ -75,6 +76,20 @@ def test_the_default_is_the_seed_setting_with_our_agent_and_reward():
             },
         ),
         (
+            "love_r1",
+            {
+                "svr1.episode.mode": "zoom",
+                "svr1.episode.overview_frames": 768,
+                "svr1.episode.zoom_frames": 16,
+                "svr1.freeze_vision": True,
+                "algorithm.adv_estimator": "step_grpo",
+                "actor_rollout_ref.actor.use_kl_loss": False,
+                "actor_rollout_ref.rollout.n": 8,
+                "actor_rollout_ref.rollout.limit_images": 800,
+                "trainer.n_gpus_per_node": 8,
+            },
+        ),
+        (
             "cpu",
             {
                 "actor_rollout_ref.rollout.name": "vllm_cpu",
@@ -92,7 +107,7 @@ def test_each_variant_changes_what_it_says(variant, expected):
 
     config = compose([*PATHS, f"+variant={variant}"])
     assert {key: OmegaConf.select(config, key) for key in expected} == expected
-    assert config.algorithm.adv_estimator in {"grpo", "gae"}  # the rest is the default's
+    assert config.algorithm.adv_estimator in {"grpo", "gae", "step_grpo"}  # the rest is the default's
 
 
 def test_config_and_reward_resolve_from_any_working_directory(tmp_path, monkeypatch):
@@ -136,9 +151,12 @@ def test_model_gpu_and_budget_checks_catch_their_bad_cases(tmp_path, tiny_model_
         and "N_GPUS=2" in check_gpus(4, 1, 2)[0]
         and "none is visible" in check_gpus(4, 1, 0)[0]
     )
-    episode = dict(compose(PATHS).svr1.episode)
+    episode = EpisodeConfig(**compose(PATHS).svr1.episode)
     budget = TokenBudget.of(episode, reply_tokens=256, prompt_chars=600)
     assert budget.prompt == 40 + 200 + 5 * 138 and budget.response == 5 * 256 + 4 * 120 + 20 * 138
+    zoom = TokenBudget.of(EpisodeConfig(mode="zoom", max_rounds=3), reply_tokens=512, prompt_chars=600)
+    # LOVE-R1: a 768-frame overview at 32 tokens a frame; two zooms of 32 frames at 256 tokens.
+    assert zoom.prompt == 40 + 200 + 768 * 42 and zoom.response == 3 * 512 + 2 * 120 + 64 * 266
     assert check_budget(budget, 2048, 5120, 25, 25) == []
     assert "max_prompt_length is 512" in check_budget(budget, 512, 5120, 25, 25)[0]
     assert "max_response_length is 2048" in check_budget(budget, 2048, 2048, 25, 25)[0]
@@ -161,7 +179,7 @@ def _repository_files() -> set[str]:
     return {line for line in listed if not any(part in line for part in (".venv/", "__pycache__", "_cache/"))}
 
 
-@pytest.mark.parametrize("variant", ["", "qwen7b", "debug_1gpu", "ppo"])
+@pytest.mark.parametrize("variant", ["", "qwen7b", "debug_1gpu", "ppo", "love_r1"])
 def test_dry_run_runs_verls_validation_for_every_variant_and_writes_nothing(
     synthetic, tiny_model_dir, tmp_path, variant
 ):
@@ -172,7 +190,8 @@ def test_dry_run_runs_verls_validation_for_every_variant_and_writes_nothing(
     assert "[train] OK   verl validate_config: passed" in run.stdout
     for check in ("data", "model", "gpus", "attention", "disk", "gpu memory", "token budget"):
         assert f" {check}: " in run.stdout, check
-    assert "total_epochs: 3" in run.stdout and "limit_images: 25" in run.stdout
+    images = 800 if variant == "love_r1" else 25  # love_r1: a 768-frame overview and 2 zooms of 16
+    assert "total_epochs: 3" in run.stdout and f"limit_images: {images}" in run.stdout
     assert "[train] dry run: every check passed" in run.stdout
     if variant == "ppo":  # no flash-attn or trl here: a note on a machine without a GPU, never silent
         assert "NOTE ppo critic: the ppo variant's critic needs flash-attn" in run.stdout

@@ -50,6 +50,13 @@ class EpisodeConfig:
         "IoU > 0.3 (LOVE-R1's evaluation); strict judges every zoom by the training rules",
     )
 
+    @property
+    def most_images(self) -> int:
+        """The most frames one episode can show: vLLM's per-prompt image limit must allow them."""
+        if self.mode == "zoom":
+            return self.overview_frames + self.max_zooms * self.zoom_frames
+        return self.max_frames
+
     def __post_init__(self) -> None:
         hints = get_type_hints(EpisodeConfig)
         for knob in ("mode", "wording", "zoom_inference"):

@@ -128,10 +128,7 @@ def _failures(backend: str) -> tuple[type[Exception], ...]:
 
 def _max_images(config: EvalConfig) -> int:
     if config.method in EPISODE_METHODS:
-        episode = _episode(config)
-        if episode.mode == "zoom":
-            return episode.overview_frames + episode.max_zooms * episode.zoom_frames
-        return episode.max_frames
+        return _episode(config).most_images
     return methods.FramesSetting().whole_video_max_frames if config.method == "whole_video" else config.frames
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sparse_video_r1.agent.episode import EpisodeConfig
 from sparse_video_r1.training.estimates import GIB, DiskEstimate, GPUMemoryEstimate, parameter_count
 
 COLUMNS = ("prompt", "data_source", "agent_name", "reward_model", "extra_info")
@@ -92,16 +93,22 @@ class TokenBudget:
     response: int  # worst case: every round used, every turn full of frames
 
     @classmethod
-    def of(cls, episode: dict, reply_tokens: int, prompt_chars: int) -> TokenBudget:
-        per_frame = episode["max_pixels"] // (28 * 28) + FRAME_LABEL_TOKENS
-        first = min(episode["first_frames"], episode["max_frames"])
-        later = min(
-            episode["frames_per_request"] * (episode["max_rounds"] - 1), episode["max_frames"] - first
-        )
-        turns = episode["max_rounds"] - 1
+    def of(cls, episode: EpisodeConfig, reply_tokens: int, prompt_chars: int) -> TokenBudget:
+        def tokens(frames: int, pixels: int) -> int:
+            return frames * (pixels // (28 * 28) + FRAME_LABEL_TOKENS)
+
+        if episode.mode == "zoom":
+            first = tokens(episode.overview_frames, episode.overview_pixels)
+            later = tokens(episode.max_zooms * episode.zoom_frames, episode.zoom_pixels)
+        else:
+            shown = min(episode.first_frames, episode.max_frames)
+            first = tokens(shown, episode.max_pixels)
+            asked = episode.frames_per_request * (episode.max_rounds - 1)
+            later = tokens(min(asked, episode.max_frames - shown), episode.max_pixels)
+        turns = episode.max_rounds - 1
         return cls(
-            prompt=TEMPLATE_TOKENS + prompt_chars // CHARS_PER_TOKEN + first * per_frame,
-            response=episode["max_rounds"] * reply_tokens + turns * TURN_TEXT_TOKENS + later * per_frame,
+            prompt=TEMPLATE_TOKENS + prompt_chars // CHARS_PER_TOKEN + first,
+            response=episode.max_rounds * reply_tokens + turns * TURN_TEXT_TOKENS + later,
         )
 
 
@@ -112,16 +119,18 @@ def check_budget(
     if budget.prompt > prompt_length:
         problems.append(
             f"the first turn needs up to {budget.prompt} tokens but data.max_prompt_length is {prompt_length}: "
-            "raise it, or lower svr1.episode.first_frames / max_pixels"
+            "raise it, or lower svr1.episode.first_frames / max_pixels (zoom mode: overview_frames / _pixels)"
         )
     if budget.response > response_length:
         problems.append(
             f"a full episode needs up to {budget.response} response tokens but data.max_response_length is "
-            f"{response_length}: raise it, or lower ROUNDS / FRAMES_PER_ROUND / svr1.episode.max_pixels"
+            f"{response_length}: raise it, or lower ROUNDS / FRAMES_PER_ROUND / svr1.episode.max_pixels "
+            "(zoom mode: max_zooms / zoom_frames / zoom_pixels)"
         )
     if limit_images < max_frames:
         problems.append(
-            f"actor_rollout_ref.rollout.limit_images={limit_images} is below the {max_frames} frames an episode can hold"
+            f"actor_rollout_ref.rollout.limit_images={limit_images} is below the {max_frames} frames an episode "
+            "can hold"
         )
     return problems
 
@@ -275,14 +284,14 @@ def preflight(
     if config.critic.get("enable"):
         ppo = check_ppo(config, flash_attn_available(), trl_value_head_available())
         verdicts.append(binding(_verdict("ppo critic", ppo, "flash-attn and trl present")))
-    episode = dict(config.svr1.episode)
+    episode = EpisodeConfig(**dict(config.svr1.episode))
     budget = TokenBudget.of(episode, config.svr1.reply_tokens, longest)
     budget_problems = check_budget(
         budget,
         config.data.max_prompt_length,
         config.data.max_response_length,
         config.actor_rollout_ref.rollout.limit_images,
-        episode["max_frames"],
+        episode.most_images,
     )
     verdicts.append(
         _verdict("token budget", budget_problems, f"prompt <= {budget.prompt}, response <= {budget.response}")

@@ -48,7 +48,7 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--frames-per-round", type=count, help="frames the model may ask for per turn")
     parser.add_argument("--rounds", type=count, help="assistant turns per episode")
     parser.add_argument("--steps", type=count, help="trainer.total_training_steps")
-    parser.add_argument("--variant", default="", help="qwen7b | debug_1gpu | ppo")
+    parser.add_argument("--variant", default="", help="qwen7b | debug_1gpu | ppo | love_r1")
     parser.add_argument(
         "--freeze-vision", action="store_true", help="the vision tower's weights do not train"
     )
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         f"--config-name={CONFIG_NAME}",
     ]
     print("[train] " + " ".join(command + overrides))
-    env = verl_environment(device, config.trainer.default_local_dir, args.freeze_vision)
+    freeze_vision = args.freeze_vision or bool(config.svr1.get("freeze_vision"))
+    env = verl_environment(device, config.trainer.default_local_dir, freeze_vision)
     return subprocess.run(command + overrides, env=env).returncode
 
 
