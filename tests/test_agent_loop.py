@@ -214,3 +214,33 @@ def test_the_episode_knobs_come_from_the_runs_config(tiny_model_dir, video, serv
     out = _run(config, client, make_batch([row(video, DURATION)]))
     episode = out.non_tensor_batch["episode"][0]
     assert episode["num_frames"] == 3 and [len(ids) for _, _, ids in client.rounds.popitem()[1]] == [4] * 5
+
+
+def test_a_zoom_row_plays_its_own_mode_and_each_reply_is_one_step(tiny_model_dir, video, server):
+    from sparse_video_r1.reward.step_grpo import response_steps
+    from sparse_video_r1.reward.video_qa import step_scores
+
+    replies = [
+        "<think>It happens early.</think><zoom>2, 6</zoom>",
+        "<think>Again.</think><zoom>2.2, 6</zoom>",  # IoU 0.95 with the first: invalid
+        "<think>It moves left.</think><answer>B</answer>",
+    ]
+    client = ScriptedServer(server.generator, replies)
+    knobs = ("overview_frames=8", "overview_pixels=3136", "zoom_frames=4", "zoom_pixels=12544")
+    config = compose_config(tiny_model_dir, *(f"+svr1.episode.{knob}" for knob in knobs))
+    zoom_row = row(video, DURATION, answer="B")
+    zoom_row["extra_info"]["mode"] = "zoom"  # the run's mode is frames: the row asks for its own
+    out = _run(config, client, make_batch([zoom_row]))
+
+    episode = out.non_tensor_batch["episode"][0]
+    assert episode["actions"][0] == "zoom" and episode["actions"][1].startswith("invalid: the zoom 2.2-6 s")
+    assert episode["zooms"] == [{"start": 2.0, "end": 6.0, "round": 1}] and episode["end"] == "answer"
+    assert [n for _, n in client.calls] == [8, 12, 12]  # the overview, then the clip joins it
+    images = next(iter(client.rounds.values()))[-1][1]  # what the last round was shown
+    assert all(im.width * im.height <= 3136 for im in images[:8])  # the overview's low budget
+    assert all(3136 < im.width * im.height <= 12544 for im in images[8:])  # the zoom's high one
+    grids = out.non_tensor_batch["multi_modal_inputs"][0]["image_grid_thw"].prod(dim=1).tolist()
+    assert len(grids) == 12 and len(set(grids[:8])) == len(set(grids[8:])) == 1 and grids[8] > grids[0]
+    mask = out.batch["response_mask"][0]
+    assert len(response_steps(mask)) == len(episode["actions"]) == 3  # a step per reply for step_grpo
+    assert step_scores(episode, "B", [[3, 5]]) == [1.0, 0.0, pytest.approx(1.1)]

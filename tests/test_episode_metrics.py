@@ -9,8 +9,8 @@ def test_metrics_of_a_known_batch():
     records = [
         {"end": "answer", "answer": "B", "actions": ["frames", "answer"], "num_frames": 10, "rounds": 2,
          "invalid_actions": 0, "row": 0},
-        {"end": "answer", "answer": "A", "actions": ["answer"], "num_frames": 5, "rounds": 1,
-         "invalid_actions": 0, "row": 1},
+        {"end": "answer", "answer": "A", "actions": ["zoom", "zoom", "answer"], "num_frames": 5, "rounds": 1,
+         "invalid_actions": 0, "row": 1, "zooms": [{"start": 1, "end": 3, "round": 1}] * 2},
         {"end": "round limit", "answer": None, "actions": ["invalid: x", "frames", "invalid: y"],
          "num_frames": 9, "rounds": 3, "invalid_actions": 2, "row": 2},
         {"end": "video error: file not found", "actions": [], "num_frames": 0, "rounds": 0, "row": 3},
@@ -23,7 +23,9 @@ def test_metrics_of_a_known_batch():
         "episode/rounds": 2.0,
         "episode/request_rate": 2 / 3,
         "episode/requests_per_episode": 2 / 3,
-        "episode/invalid_rate": 2 / 6,  # 2 invalid of the 6 replies of the episodes that ran
+        "episode/zoom_rate": 1 / 3,
+        "episode/zooms_per_episode": 2 / 3,
+        "episode/invalid_rate": 2 / 8,  # 2 invalid of the 8 replies of the episodes that ran
         "episode/failed": 1.0,
     }
     assert failures(records) == [Failure(3, "video error: file not found")]

@@ -87,6 +87,38 @@ def test_the_openai_backend_scores_single_turn_and_multi_round_answers(val, tmp_
     assert results["results"]["mean_rounds"] == 2.0
 
 
+def test_the_zoom_method_records_its_spans_and_draws_them(val, tmp_path):
+    from sparse_video_r1.evaluation.trajectory_pictures import draw_trajectory
+
+    truth = pd.read_parquet(val)["reward_model"].map(lambda r: r["ground_truth"]).tolist()
+    script = [
+        "<think>early on</think><zoom>1, 4</zoom>",
+        "<think>far too short</think><zoom>5, 5.5</zoom>",
+        f"<think>seen</think><answer>{truth[0]}</answer>",
+    ]
+    episode = {"overview_frames": 12, "overview_pixels": 3136, "zoom_frames": 6, "zoom_pixels": 12544}
+    with ChatServer(script=script) as server:
+        results = _run(
+            val,
+            tmp_path,
+            "zoom",
+            "gpt-4o",
+            backend="openai",
+            base_url=server.base_url,
+            limit=1,
+            episode=episode,
+        )
+        assert [r.images for r in server.requests] == [12, 18, 18]  # the overview, then the clip joins it
+    (record,) = read_samples(tmp_path / f"samples_{val.parent.name}.jsonl")
+    assert record.zooms == [{"start": 1.0, "end": 4.0, "round": 1}]
+    assert record.actions[:2] == ["zoom", "invalid: the zoom 5-5.5 s lasts under 1 s"] and record.correct
+    assert [f["round"] for f in record.frames] == [0] * 12 + [1] * 6
+    assert all(1 <= f["time"] <= 4 for f in record.frames[12:])
+    assert results["config"]["episode"]["mode"] == "zoom" and results["config"]["method"] == "zoom"
+    picture = draw_trajectory("zoom", record, tmp_path)
+    assert picture.stat().st_size > 10_000
+
+
 def test_api_failures_are_recorded_and_never_scored(val, tmp_path):
     with ChatServer(script=["B"] * 10) as server:
         server.fail_next(2, status=500)  # the first question exhausts its 2 attempts

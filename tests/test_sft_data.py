@@ -88,6 +88,33 @@ def test_trajectories_are_our_episodes_with_their_frames_in_order(data, tmp_path
         searches["messages"], _answers(data, searches), strict=True))  # fmt: skip
 
 
+def test_zoom_trajectories_zoom_into_the_evidence_then_answer(data, tmp_path):
+    from sparse_video_r1.agent.protocol import Zoom
+
+    zoom = EpisodeConfig(
+        mode="zoom", wording="brief", overview_frames=12, overview_pixels=3136, zoom_frames=4
+    )
+    write_sft_data(data, tmp_path, zoom, mix=Mix(looks=2))  # looks are a frame-request lesson: none here
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    assert len(train) == 9  # one search a row, no looks
+    spans = {
+        (e["video_id"], e["qid"]): e["spans"] for e in pd.read_parquet(data / "train.parquet")["extra_info"]
+    }
+    for _, row in train.iterrows():
+        messages = list(row["messages"])
+        replies = [
+            parse_reply(m["content"], actions=("answer", "zoom"))
+            for m in messages
+            if m["role"] == "assistant"
+        ]
+        assert [type(r) for r in replies] == [Zoom, Answer]
+        (start, end), *_ = spans[(row["video_id"], row["qid"])]
+        assert replies[0].start < end and start < replies[0].end and replies[0].end - replies[0].start >= 2
+        assert messages[0]["content"].count(IMAGE) == 12 and len(row["images"]) <= 12 + 4
+    assert all(parse_reply(list(m)[-1]["content"]) == Answer("ABCDE"[idx]) for m, idx in zip(
+        train["messages"], _answers(data, train), strict=True))  # fmt: skip
+
+
 def _answers(data: Path, rows: pd.DataFrame) -> list[int]:
     table = pd.read_parquet(data / "train.parquet")
     truth = {(e["video_id"], e["qid"]): e["answer_index"] for e in table["extra_info"]}

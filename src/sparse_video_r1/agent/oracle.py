@@ -1,8 +1,10 @@
 """The oracle: a policy that plays our episode knowing where the evidence is, to write SFT trajectories.
 
-It must be a policy a model can learn from what it has seen, so it never jumps to the evidence: it scans
-the video in time order, a request at a time, on an even grid of the frames the episode still allows, and
-answers as soon as a frame it was shown falls inside an evidence span. Its thinking says what the frames
+It must be a policy a model can learn from what it has seen. Asking for frames, it never jumps to the
+evidence: it scans the video in time order, a request at a time, on an even grid of the frames the episode
+still allows, and answers as soon as a frame it was shown falls inside an evidence span. In zoom mode the
+overview has shown the whole video, so it zooms into the evidence span (at least 2 s, within the zoom
+rules), then answers: LOVE-R1's zoom-in chain-of-thought data. Its thinking says what the frames
 show, from templates (a dataset may give its own per question type; `GENERIC` otherwise).
 
 Pure logic: it sees the episode's record and the row's spans, and returns the reply text.
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from sparse_video_r1.agent.episode import Episode
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
+from sparse_video_r1.agent.zoom import ZoomEpisode, longest_zoom
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Thinking:
     seen: str
     not_seen: str
     guess: str = "I have not seen it and must answer now, so I guess."
+    zoom: str = "The overview suggests it happens between {start} and {end} s; I zoom in to see it clearly."
 
 
 GENERIC = Thinking(
@@ -66,6 +70,11 @@ def oracle_reply(
     drawn from `guess` (a model must learn to answer when it may not ask), or raises NoEvidence without."""
     seen = evidence_seen(episode, spans)
     option = episode.question.options[answer]
+    if isinstance(episode, ZoomEpisode) and not _zoomed_into(episode, spans):
+        span = zoom_span(spans, episode.duration)
+        if span and episode.zooms_left > 0 and episode.rounds_left > 1:
+            think = thinking.zoom.format(start=f"{span[0]:g}", end=f"{span[1]:g}")
+            return f"<think>{think}</think><zoom>{span[0]:g}, {span[1]:g}</zoom>"
     if seen:
         times = ", ".join(f"{t:g}" for t in seen[:3])
         think = thinking.seen.format(answer=option, times=times)
@@ -83,3 +92,19 @@ def oracle_reply(
         raise NoEvidence("the scan grid is exhausted without evidence on screen")
     think = thinking.not_seen.format(answer=option, times="")
     return f"<think>{think}</think><frames>{', '.join(f'{t:g}' for t in chunk)}</frames>"
+
+
+def zoom_span(spans: Sequence[Sequence[float]], duration: float) -> tuple[float, float] | None:
+    """The oracle's zoom: the first evidence span, widened to 2 s about its middle and cut to the longest zoom
+    allowed, inside the video; None when the video is too short for any zoom."""
+    longest = longest_zoom(duration)
+    if longest < 1.0 or len(spans) == 0:
+        return None
+    start, end = spans[0]
+    length = min(max(end - start, 2.0), longest)
+    middle = min(max((start + end) / 2, length / 2), duration - length / 2)
+    return round(middle - length / 2, 1), round(middle + length / 2, 1)
+
+
+def _zoomed_into(episode: ZoomEpisode, spans: Sequence[Sequence[float]]) -> bool:
+    return any(z["start"] < end and start < z["end"] for z in episode.record.zooms for start, end in spans)

@@ -1,5 +1,7 @@
 """Pictures of episodes: the question, each round's frames with their times and the model's own words (its
 thinking, its request or answer, and why a reply was invalid), then the final answer against the target.
+A zoom episode also gets a timeline of the video with its overview frames and each zoom's span, and its
+rounds are the overview strip and the zoom clips.
 
     draw_trajectory(run_name, record, directory) -> the PNG written
     choose_samples(samples, count)               -> the episodes worth a picture
@@ -11,12 +13,12 @@ drawn as grey placeholders, with the reason.
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
+from sparse_video_r1.evaluation.page import Block, Frames, Rule, Text, Timeline, save_page
 from sparse_video_r1.evaluation.records import SampleRecord
 from sparse_video_r1.video import TimestampError, VideoError, draw_timestamp, open_video
 
@@ -77,12 +79,16 @@ def draw_trajectory(run_name: str, record: SampleRecord, directory: Path) -> Pat
     images, problem = _decode(record.video, [frame["time"] for frames in rounds for frame in frames])
     columns = min(8, max([5, *map(len, rounds)]))  # the same frame size in every round of a picture
     blocks = _header_blocks(run_name, record, problem)
+    if _zooming(record):
+        blocks.append(
+            Timeline(_duration(record), [f["time"] for f in record.frames if f["round"] == 0], record.zooms)
+        )
     for r, frames in enumerate(rounds):
         shown, images = images[: len(frames)], images[len(frames) :]
         blocks += _round_blocks(record, r, frames, shown, columns)
     blocks += _outcome_blocks(record)
     path = directory / f"{safe_name(run_name)}_{safe_name(record.doc_id)}.png"
-    _save_page(blocks, path)
+    save_page(blocks, path)
     return path
 
 
@@ -94,10 +100,10 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^\w.-]+", "-", name).strip("-") or "_"
 
 
-def _header_blocks(run_name: str, record: SampleRecord, problem: str | None) -> list[_Block]:
-    blocks: list[_Block] = [
-        _Text(f"{run_name}  ·  {record.doc_id}  ·  {record.type}", 10, color="dimgray"),
-        _Text(record.question, 13, weight="bold", gap=0.04),
+def _header_blocks(run_name: str, record: SampleRecord, problem: str | None) -> list[Block]:
+    blocks: list[Block] = [
+        Text(f"{run_name}  ·  {record.doc_id}  ·  {record.type}", 10, color="dimgray"),
+        Text(record.question, 13, weight="bold", gap=0.04),
     ]
     for letter, option in zip(OPTION_LETTERS, record.options, strict=False):
         mark, colour, weight = "", "black", "normal"
@@ -105,32 +111,48 @@ def _header_blocks(run_name: str, record: SampleRecord, problem: str | None) -> 
             mark, colour, weight = "   ✓ target", "darkgreen", "bold"
         if letter == record.parsed and letter != record.target:
             mark, colour = "   ✗ model's answer", "firebrick"
-        blocks.append(_Text(f"{letter}. {option}{mark}", 11, color=colour, weight=weight))
+        blocks.append(Text(f"{letter}. {option}{mark}", 11, color=colour, weight=weight))
     if problem:
-        blocks.append(_Text(f"Frames unavailable, grey placeholders drawn: {problem}", 10, color="firebrick"))
+        blocks.append(Text(f"Frames unavailable, grey placeholders drawn: {problem}", 10, color="firebrick"))
     return blocks
+
+
+def _zooming(record: SampleRecord) -> bool:
+    return bool(record.zooms) or any(action.startswith("zoom") for action in record.actions)
+
+
+def _duration(record: SampleRecord) -> float:
+    try:
+        return open_video(record.video).duration
+    except VideoError:
+        return max([1.0, *(f["time"] for f in record.frames), *(z["end"] for z in record.zooms)])
 
 
 def _round_blocks(
     record: SampleRecord, r: int, frames: list[dict], images: list[Image.Image], columns: int
-) -> list[_Block]:
+) -> list[Block]:
     new = sum(frame["round"] == r for frame in record.frames)
+    zoom = next((z for z in record.zooms if z["round"] == r), None)
     if new == 0:
         what = "no new frames"
+    elif _zooming(record):
+        what = f"the overview: {plural(new, 'frame')}" if r == 0 else f"{plural(new, 'frame')} it zoomed into"
+        what += f" at {zoom['start']:g}-{zoom['end']:g} s" if zoom else ""
     else:
         what = f"the first {plural(new, 'frame')}" if r == 0 else f"{plural(new, 'frame')} it asked for"
+    if new:
         what += f" ({len(images)} shown)" if len(images) < new else ""
-    blocks: list[_Block] = [_Rule(), _Text(f"Round {r + 1}  ·  {what}", 11, weight="bold", color="navy")]
+    blocks: list[Block] = [Rule(), Text(f"Round {r + 1}  ·  {what}", 11, weight="bold", color="navy")]
     if images:
-        blocks.append(_Frames(images, [frame["time"] for frame in frames], columns))
+        blocks.append(Frames(images, [frame["time"] for frame in frames], columns))
     if r < len(record.resps):
-        blocks.append(_Text(record.resps[r], 9, mono=True, max_lines=MAX_REPLY_LINES))
+        blocks.append(Text(record.resps[r], 9, mono=True, max_lines=MAX_REPLY_LINES))
         if r < len(record.actions):
             action = record.actions[r]
             colour = "firebrick" if action.startswith("invalid") else "dimgray"
-            blocks.append(_Text(f"→ {_verdict(action)}", 9, color=colour, weight="bold"))
+            blocks.append(Text(f"→ {_verdict(action)}", 9, color=colour, weight="bold"))
     else:
-        blocks.append(_Text(f"(no reply: the episode ended, {record.end or 'reason unknown'})", 9, mono=True))
+        blocks.append(Text(f"(no reply: the episode ended, {record.end or 'reason unknown'})", 9, mono=True))
     return blocks
 
 
@@ -140,10 +162,12 @@ def _verdict(action: str) -> str:
         return "a request for frames"
     if action == "answer":
         return "an answer"
-    return action  # "invalid: <why>"
+    if action == "zoom":
+        return "a zoom"
+    return action  # "invalid: <why>", "zoom stopped: <why>"
 
 
-def _outcome_blocks(record: SampleRecord) -> list[_Block]:
+def _outcome_blocks(record: SampleRecord) -> list[Block]:
     if record.failure is not None:
         verdict, colour = f"Failed: {record.failure}", "firebrick"
     elif record.parsed is None:
@@ -154,117 +178,4 @@ def _outcome_blocks(record: SampleRecord) -> list[_Block]:
         verdict, colour = f"Answer {record.parsed}  ·  target {record.target}  ·  wrong", "firebrick"
     details = f"{plural(len(record.frames), 'frame')} in {plural(record.rounds, 'round')}"
     details += f"  ·  ended: {record.end or NONE}"
-    return [_Rule(), _Text(verdict, 13, weight="bold", color=colour), _Text(details, 10, color="dimgray")]
-
-
-# --- page layout for the trajectory pictures --------------------------------------------------------------
-# Every block knows its height in inches, so the figure is made exactly as tall as its content and each
-# line of text is placed on its own (matplotlib cannot wrap text to a width or measure it beforehand).
-
-WIDTH, MARGIN, DPI = 10.0, 0.3, 120
-TEXT_WIDTH = WIDTH - 2 * MARGIN
-
-
-class _Text:
-    def __init__(
-        self,
-        text: str,
-        size: float,
-        *,
-        color: str = "black",
-        weight: str = "normal",
-        mono: bool = False,
-        max_lines: int | None = None,
-        gap: float = 0.0,
-    ) -> None:
-        # DejaVu Sans Mono glyphs are 0.6 em wide; proportional text is narrower on average, bold about as wide.
-        per_line = int(TEXT_WIDTH * 72 / (size * (0.61 if mono else 0.6)))
-        lines = [
-            piece
-            for paragraph in text.strip().splitlines()
-            for piece in textwrap.wrap(paragraph, per_line) or [""]
-        ]
-        if max_lines is not None and len(lines) > max_lines:
-            lines = [*lines[: max_lines - 1], f"[… {len(lines) - max_lines + 1} more lines]"]
-        self.lines, self.size, self.gap = lines or [""], size, gap
-        self.style = {"color": color, "weight": weight, "family": "monospace" if mono else "sans-serif"}
-
-    @property
-    def height(self) -> float:
-        return len(self.lines) * self.size * 1.45 / 72 + self.gap
-
-    def draw(self, figure, top: float) -> None:
-        for k, line in enumerate(self.lines):
-            y = top + (k + 0.1) * self.size * 1.45 / 72
-            figure.text(
-                MARGIN / WIDTH,
-                1 - y / figure.get_figheight(),
-                line,
-                va="top",
-                fontsize=self.size,
-                parse_math=False,
-                **self.style,
-            )
-
-
-class _Frames:
-    """A round's frames in a grid, `columns` to a row, each at the same size with its time below."""
-
-    GAP, CAPTION = 0.06, 0.2
-
-    def __init__(self, images: list[Image.Image], times: list[float], columns: int) -> None:
-        self.images, self.times, self.columns = images, times, columns
-
-    def _cell(self) -> tuple[float, float]:
-        width = TEXT_WIDTH / self.columns - self.GAP
-        first = self.images[0]
-        return width, width * first.height / first.width
-
-    @property
-    def height(self) -> float:
-        rows = -(-len(self.images) // self.columns)
-        return rows * (self._cell()[1] + self.CAPTION) + self.GAP
-
-    def draw(self, figure, top: float) -> None:
-        width, height = self._cell()
-        page = figure.get_figheight()
-        for k, (image, time) in enumerate(zip(self.images, self.times, strict=True)):
-            row, column = divmod(k, self.columns)
-            left = MARGIN + column * (width + self.GAP)
-            bottom = page - (top + self.GAP + row * (height + self.CAPTION) + height)
-            axes = figure.add_axes((left / WIDTH, bottom / page, width / WIDTH, height / page))
-            axes.imshow(image, aspect="auto")
-            axes.set_axis_off()
-            x, y = (left + width / 2) / WIDTH, (bottom - 0.03) / page
-            figure.text(x, y, f"{round(time, 2):g} s", ha="center", va="top", fontsize=8, color="dimgray")
-
-
-class _Rule:
-    """A thin line between sections."""
-
-    height = 0.22
-
-    def draw(self, figure, top: float) -> None:
-        from matplotlib.lines import Line2D
-
-        y = 1 - (top + 0.1) / figure.get_figheight()
-        figure.add_artist(
-            Line2D([MARGIN / WIDTH, 1 - MARGIN / WIDTH], [y, y], color="lightgray", linewidth=0.8)
-        )
-
-
-_Block = _Text | _Frames | _Rule
-
-
-def _save_page(blocks: list[_Block], path: Path) -> None:
-    """The blocks stacked top to bottom on a white page exactly as tall as they are."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(WIDTH, 2 * MARGIN + sum(block.height for block in blocks)), facecolor="white")
-    FigureCanvasAgg(figure)
-    top = MARGIN
-    for block in blocks:
-        block.draw(figure, top)
-        top += block.height
-    figure.savefig(path, dpi=DPI)
+    return [Rule(), Text(verdict, 13, weight="bold", color=colour), Text(details, 10, color="dimgray")]

@@ -1,7 +1,7 @@
 """What a batch of episodes did, as training metrics: plain arithmetic on the agent loop's episode records.
 
 The reward's own numbers (score, response length) are logged by verl; these say how the policy behaves:
-how often it answers correctly and in format, how many frames it looks at, how often it asks for more,
+how often it answers correctly and in format, how many frames it looks at, how often it asks for more (or zooms),
 how often its replies are invalid, and which episodes never ran (a broken video, or an error), by row.
 """
 
@@ -30,6 +30,8 @@ def episode_metrics(records: Sequence[dict], accuracies: Sequence[float]) -> dic
         "rounds": _mean([r.get("rounds", 0) for r in ran]),
         "request_rate": _mean([any(a == "frames" for a in r.get("actions", [])) for r in ran]),
         "requests_per_episode": _mean([sum(a == "frames" for a in r.get("actions", [])) for r in ran]),
+        "zoom_rate": _mean([bool(r.get("zooms")) for r in ran]),  # zoom mode; 0 for frame requests
+        "zooms_per_episode": _mean([len(r.get("zooms", [])) for r in ran]),
         "invalid_rate": sum(r.get("invalid_actions", 0) for r in ran) / replies if replies else 0.0,
         "failed": float(len(records) - len(ran)),
     }

@@ -24,8 +24,9 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Part, Question
 from sparse_video_r1.agent.frames import decode_frames
+from sparse_video_r1.agent.modes import make_episode
 from sparse_video_r1.agent.oracle import GENERIC, NoEvidence, oracle_reply
 from sparse_video_r1.agent.protocol import Answer, parse_reply
 from sparse_video_r1.data.synthetic import THINKING
@@ -62,7 +63,7 @@ def play(
     info = row["extra_info"]
     question = Question(info["question"], tuple(info["options"]))
     grid = FrameGrid.of(info["duration"], info["fps"], info.get("num_frames"))
-    episode = Episode(question, grid, config, seed=int(info.get("index", 0)))
+    episode = make_episode(question, grid, config, seed=int(info.get("index", 0)), mode=info.get("mode"))
     thinking = THINKING.get(info.get("type"), GENERIC)
     video = open_video(info["video"])
     content, images = _turn(episode.opening(first), video)
@@ -117,7 +118,7 @@ def _episodes(row: dict, config: EpisodeConfig, mix: Mix, rng: random.Random):
         yield "search", config, None, None
     info = row["extra_info"]
     brief = [(s, e) for s, e in info["spans"] if e - s < 0.5 * info["duration"]]
-    if not brief:
+    if not brief or config.mode == "zoom":  # a look is a frame-request lesson
         return
     grid = FrameGrid.of(info["duration"], info["fps"], info.get("num_frames"))
     count = min(config.first_frames, config.max_frames)
