@@ -57,6 +57,8 @@ LEARN = DemoSettings(
     grpo_prompts=8, grpo_group=8, frame_cost=0.005, questions=150,
 )  # fmt: skip
 EPISODE = {"wording": "brief", **CPU_PIXELS}
+# Zoom mode on CPU (the CPU variant's): a 16-frame overview at 4 tokens a frame, zooms of 4 frames at 16.
+ZOOM = {"mode": "zoom", "overview_frames": 16, "overview_pixels": 3136, "zoom_frames": 4, "zoom_pixels": 12544}
 REPLY_TOKENS = 64
 
 
@@ -127,11 +129,13 @@ def _sft(out: Path, settings: DemoSettings, data: Path, model: Path) -> Path:
     from sparse_video_r1.training.sft_data import Mix, write_sft_data
 
     mix = Mix(one_round=settings.one_round, looks=settings.looks, seed=settings.seed)
-    stage = Stage(out, "sft", str(data), EPISODE, asdict(mix), settings.sft_steps, settings.sft_lr)
+    stage = Stage(out, "sft", str(data), EPISODE, ZOOM, asdict(mix), settings.sft_steps, settings.sft_lr)
     checkpoints = stage.dir / "checkpoints"
     if not stage.done:
-        with _into(stage.log):
-            write_sft_data(data, stage.dir / "trajectories", EpisodeConfig(**EPISODE), mix=mix)
+        with _into(stage.log):  # every row in both modes: one model, both protocols
+            write_sft_data(data, stage.dir / "frames", EpisodeConfig(**EPISODE), mix=mix)
+            write_sft_data(data, stage.dir / "zoom", EpisodeConfig(**EPISODE, **ZOOM), mix=mix)
+            _merge(stage.dir / "trajectories", stage.dir / "frames", stage.dir / "zoom")
         env = {**os.environ, "MODEL": str(model), "DATA_DIR": str(stage.dir / "trajectories"),
                "STEPS": str(settings.sft_steps), "LR": str(settings.sft_lr), "DEVICE": "cpu",
                "LOG_DIR": str(stage.dir / "logs")}  # fmt: skip
@@ -149,6 +153,16 @@ def _sft(out: Path, settings: DemoSettings, data: Path, model: Path) -> Path:
     if not model.exists():
         model.symlink_to(latest_hf_checkpoint(checkpoints).relative_to(stage.dir))
     return model
+
+
+def _merge(into: Path, *parts: Path) -> None:
+    """One SFT data folder from several, split by split (rows shuffled together by the SFT trainer)."""
+    import pandas as pd
+
+    into.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        tables = [pd.read_parquet(part / f"{split}.parquet") for part in parts]
+        pd.concat(tables, ignore_index=True).to_parquet(into / f"{split}.parquet")
 
 
 def _grpo(out: Path, settings: DemoSettings, data: Path, sft_model: Path) -> tuple[Path, Path]:
@@ -184,7 +198,8 @@ def _grpo(out: Path, settings: DemoSettings, data: Path, sft_model: Path) -> tup
 
 
 def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, Path]) -> list[Path]:
-    """The five evaluations on vLLM (its CPU build here), one engine per model shared by its runs."""
+    """The evaluations on vLLM (its CPU build here), one engine per model shared by its runs: baselines, the
+    frame-request agent and zoom mode on the same questions."""
     from sparse_video_r1.evaluation.run import EvalConfig, evaluate
     from sparse_video_r1.evaluation.vllm_chat import VLLMChat
 
@@ -194,6 +209,8 @@ def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, P
         ("agent-1-round", "agent", "trained", {"max_rounds": 1}),
         ("agent-sft", "agent", "sft", {}),
         ("agent-sft+grpo", "agent", "trained", {}),
+        ("zoom-sft", "zoom", "sft", ZOOM),
+        ("zoom-sft+grpo", "zoom", "trained", ZOOM),
     ]
     directories = {}
     for model in ("trained", "sft"):

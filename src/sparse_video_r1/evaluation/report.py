@@ -34,6 +34,7 @@ METHOD_STYLE = {  # colour and marker in the plot
     "random": ("tab:orange", "s"),
     "whole_video": ("tab:green", "^"),
     "agent": ("tab:red", "*"),
+    "zoom": ("tab:purple", "P"),
 }
 
 
