@@ -1,6 +1,7 @@
 """`sh train.sh` on CPU, for real: verl's trainer (Ray, FSDP2, our agent loop, verl's vLLM rollout on vLLM's
 CPU build, reward, weight sync, checkpoints) trains the tiny model on the synthetic benchmark, then a rerun
-resumes from its checkpoint."""
+resumes from its checkpoint. Both run `VARIANT=love_r1`: zoom mode with per-step advantages (step_grpo) and
+a frozen vision tower, on the CPU variant's small overview; frame-request training runs in test_learning."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def _metric(log: str, step: int, name: str) -> float:
 def _train(work: Path, model: Path, data: Path, steps: int) -> str:
     env = {
         **os.environ,
+        "VARIANT": "love_r1",
         "MODEL": str(model),
         "DATA_DIR": str(data),
         "STEPS": str(steps),
@@ -66,6 +68,23 @@ def test_a_cpu_run_trains_with_the_synced_weights_and_checkpoints(runs):
     assert _metric(first, 1, "episode/frames") >= 5 and _metric(first, 1, "episode/failed") == 0
     assert (work / "checkpoints" / "global_step_1" / "actor" / "model_world_size_1_rank_0.pt").is_file()
     assert list((work / "logs").glob("train_*.log"))
+
+
+@pytest.mark.slow
+def test_zoom_mode_trains_on_per_step_advantages_with_the_vision_tower_frozen(runs):
+    import torch
+
+    work, first, _ = runs
+    assert _metric(first, 1, "episode/frames") >= 16  # the CPU variant's 16-frame overview
+    assert 0 <= _metric(first, 1, "episode/zooms_per_episode") <= 2
+    assert "episode/step_score" in first  # our trainer put a score on every step for step_grpo
+    assert "[train] the vision tower is frozen" in first
+    actor = work / "checkpoints" / "global_step_1" / "actor"
+    weights = torch.load(actor / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
+    optim = torch.load(actor / "optim_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
+    # Adam keeps state for every parameter that got a gradient: all but the vision tower's.
+    vision = sum(name.startswith("model.visual.") for name in weights)
+    assert vision > 0 and len(optim["param_groups"][0]["params"]) - len(optim["state"]) == vision
 
 
 @pytest.mark.slow

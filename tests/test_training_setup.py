@@ -110,6 +110,13 @@ def test_each_variant_changes_what_it_says(variant, expected):
     assert config.algorithm.adv_estimator in {"grpo", "gae", "step_grpo"}  # the rest is the default's
 
 
+def test_the_training_configs_episode_knobs_are_the_episodes_own_defaults():
+    """The YAML lists every knob (so users see and override them); EpisodeConfig is where defaults live."""
+    from dataclasses import asdict
+
+    assert dict(compose(PATHS).svr1.episode) == asdict(EpisodeConfig())
+
+
 def test_config_and_reward_resolve_from_any_working_directory(tmp_path, monkeypatch):
     from verl.trainer.ppo.reward import get_custom_reward_fn
 

@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("[train] " + " ".join(command + overrides))
     freeze_vision = args.freeze_vision or bool(config.svr1.get("freeze_vision"))
+    if freeze_vision:
+        print("[train] the vision tower is frozen (svr1.freeze_vision / --freeze-vision)")
     env = verl_environment(device, config.trainer.default_local_dir, freeze_vision)
     return subprocess.run(command + overrides, env=env).returncode
 

@@ -62,12 +62,12 @@ class EpisodeTrainer(PPOTrainerSync):
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
         reward_kwargs = self.config.reward.custom_reward_function.get("reward_kwargs") or {}
         format_weight = float(reward_kwargs.get("format_weight", 0.1))
-        per_step = []
+        per_step, every_score = [], []
         for mask, extra, reward_model, info in zip(
             data["response_mask"].unbind(),
-            data["extra_fields"].tolist(),
-            data["reward_model"].tolist(),
-            data["extra_info"].tolist(),
+            data.pop("extra_fields").tolist(),
+            data.pop("reward_model").tolist(),
+            data.pop("extra_info").tolist(),
             strict=True,
         ):
             episode = (extra or {}).get("episode") or {}
@@ -76,6 +76,8 @@ class EpisodeTrainer(PPOTrainerSync):
                 format_weight=format_weight,
             )  # fmt: skip
             per_step.append(place_step_scores(mask, scores).to(data["rm_scores"].dtype))
+            every_score += scores
+        metrics["episode/step_score"] = sum(every_score) / len(every_score) if every_score else 0.0
         self._put(batch, torch.nested.as_nested_tensor(per_step, layout=torch.jagged))
         try:
             return super()._compute_advantage(batch, metrics)
