@@ -10,6 +10,13 @@ decode; the file itself sits in the OS page cache, as it does in a training run 
 "Warm" is another rollout of the same GRPO group asking for the same five frames, as all rollouts do on
 their first turn. Medians. Memory is measured in a fresh process per method: its peak RSS during the call
 above its RSS just before it.
+
+    .venv/bin/python benchmarks/frames.py --overview-long
+
+runs only the overview of a 60-minute 1280x720 video (768 frames at 32 x 28 x 28 pixels): ours cold and
+warm vs qwen-vl-utils' fetch_video (its own reader pick, and decord when installed: `pip install decord`),
+beside the floor of one sequential decode of the whole file; time, CPU time and peak memory, each in a
+fresh process. Its video (5 fps, keyframe every 8 s, made once in about 2 minutes) is kept in --video-dir.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ K = 5
 VIDEOS = {"40 s": 40, "1 min": 60, "60 min": 3600}
 
 
-def make_video(path: Path, seconds: int, size: str = "640x360") -> Path:
+def make_video(path: Path, seconds: int, size: str = "640x360", rate: int = 30, gop: int = 250) -> Path:
     import av
 
     if path.exists():
@@ -38,16 +45,18 @@ def make_video(path: Path, seconds: int, size: str = "640x360") -> Path:
     partial = path.with_suffix(".partial.mp4")
     print(f"making {path} ({seconds} s; once)", flush=True)
     with (
-        av.open(f"testsrc2=size={size}:rate=30:duration={seconds}", format="lavfi") as source,
+        av.open(f"testsrc2=size={size}:rate={rate}:duration={seconds}", format="lavfi") as source,
         av.open(str(partial), "w") as out,
     ):
-        stream = out.add_stream("libx264", rate=30)
+        stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height = map(int, size.split("x"))
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "superfast", "g": "250", "bf": "2", "crf": "32"}
+        # sc_threshold 0: no keyframes at scene cuts, so exactly one every `gop` frames
+        stream.options = {"preset": "superfast", "g": str(gop), "bf": "2", "crf": "32", "sc_threshold": "0"}
         for frame in source.decode(video=0):
             frame = frame.reformat(format="yuv420p")
             frame.pts = None
+            frame.pict_type = av.video.frame.PictureType.NONE  # the source marks every frame I: x264 obeys
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     partial.rename(path)
@@ -108,7 +117,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--video-dir", type=Path, default=Path.home() / ".cache/sparse-video-r1/bench-videos")
+    parser.add_argument(
+        "--overview-long",
+        action="store_true",
+        help="only the overview of a 60-minute 1280x720 video vs qwen-vl-utils (time, peak memory, floor)",
+    )
     args = parser.parse_args()
+    if args.overview_long:
+        overview_long(args.video_dir)
+        return
     paths = {
         name: make_video(args.video_dir / f"bench_{seconds}s.mp4", seconds)
         for name, seconds in VIDEOS.items()
@@ -206,6 +223,206 @@ def overview_memory(path: Path) -> None:
     count, seconds, peak_mb = int(out[0]), float(out[1]), float(out[2])
     print("| method | frames | s | peak MB above baseline | target |\n| --- | --- | --- | --- | --- |")
     print(f"| ours, cold | {count} | {seconds:.1f} | {peak_mb:.0f} | < 500 |")
+
+
+# --- The overview of a 60-minute video: ours vs qwen-vl-utils, time and peak memory, beside the floor ---
+
+LONG_SECONDS, LONG_SIZE, LONG_RATE, LONG_GOP = 3600, "1280x720", 5, 40
+OVERVIEW_FPS, OVERVIEW_FRAMES, OVERVIEW_PIXELS = 2.0, 768, 32 * 28 * 28
+
+# One method per fresh process. The baseline is its RSS after its libraries are imported and have decoded
+# a tiny warm-up clip (what a running trainer already holds); the peak is the kernel's high-water mark of
+# RSS (reset with /proc/self/clear_refs) during the timed call. Prints one JSON line.
+LONG_CHILD = r"""
+import gc, json, os, resource, sys, time
+method, path, warm = sys.argv[1], sys.argv[2], sys.argv[3]
+FPS, FRAMES, PIXELS = float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
+
+def measure(call):
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # the high-water mark starts again from the current RSS
+        before, peak_of = status("VmRSS"), lambda: status("VmHWM")
+    except OSError:  # no reset here: the process's lifetime peak, which may hide a smaller one
+        before = status("VmRSS")
+        peak_of = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    result = call()
+    seconds, used = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds.append(used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime)
+    return result, seconds, peak_of() - before
+
+cpu_seconds = []
+
+out = {}
+if method.startswith("ours"):
+    from sparse_video_r1.video import open_video
+    from sparse_video_r1.video.backends import decode_threads
+    from sparse_video_r1.video.cache import decoder_cache, frame_cache
+    overview = lambda p: open_video(p).overview(fps=FPS, max_frames=FRAMES, max_pixels=PIXELS)
+    overview(warm)
+    frame_cache.clear(); decoder_cache.clear()
+    baseline = status("VmRSS")
+    frames, out["seconds"], out["peak_mb"] = measure(lambda: overview(path))
+    out["frames"], out["size"] = len(frames.images), "x".join(map(str, frames.images[0].size))
+    out["backend"] = f"{open_video(path).info.backend}, {decode_threads()} FFmpeg threads"
+    misses = frame_cache.misses
+    again, out["warm_seconds"], out["warm_peak_mb"] = measure(lambda: overview(path))
+    out["warm_decoded"] = frame_cache.misses - misses
+    out["cache_mb"] = frame_cache.size / 2**20
+    assert [a.tobytes() for a in again.images[:3]] == [a.tobytes() for a in frames.images[:3]]
+elif method.startswith("qwen"):
+    from qwen_vl_utils import fetch_video
+    from qwen_vl_utils.vision_process import get_video_reader_backend
+    fetch = lambda p: fetch_video(
+        {"video": p, "fps": FPS, "max_frames": FRAMES, "min_pixels": 28 * 28, "max_pixels": PIXELS},
+        return_video_metadata=True,
+    )
+    fetch(warm)
+    (video, meta), out["seconds"], out["peak_mb"] = measure(lambda: fetch(path))
+    out["frames"], out["size"] = video.shape[0], f"{video.shape[3]}x{video.shape[2]}"
+    out["backend"] = meta.get("video_backend", get_video_reader_backend())
+elif method.startswith("floor"):
+    import av
+    def decode_all(p):
+        with av.open(p) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO" if method == "floor" else "SLICE"
+            if method != "floor":
+                stream.thread_count = 1
+            return sum(1 for _ in container.decode(stream))
+    decode_all(warm)
+    out["frames"], out["seconds"], out["peak_mb"] = measure(lambda: decode_all(path))
+    out["size"], out["backend"] = "as decoded (yuv420p)", f"PyAV {av.__version__}"
+out["cpu_seconds"] = cpu_seconds[-2 if method.startswith("ours") else -1]
+if method.startswith("ours"):
+    out["warm_cpu_seconds"] = cpu_seconds[-1]
+print(json.dumps(out))
+"""
+
+
+def _run_child(method: str, path: Path, warm: Path, env: dict | None = None) -> dict | str:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    args = [method, str(path), str(warm), str(OVERVIEW_FPS), str(OVERVIEW_FRAMES), str(OVERVIEW_PIXELS)]
+    done = subprocess.run(
+        [sys.executable, "-c", LONG_CHILD, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"does not run here ({last[:120]})"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def overview_long(video_dir: Path) -> None:
+    """Our overview of a 60-minute 1280x720 video vs qwen-vl-utils' fetch_video, each in a fresh process."""
+    import importlib.util
+    import os
+
+    path = make_video(
+        video_dir / f"bench_{LONG_SECONDS}s_{LONG_SIZE}_{LONG_RATE}fps_g{LONG_GOP}.mp4",
+        LONG_SECONDS,
+        LONG_SIZE,
+        rate=LONG_RATE,
+        gop=LONG_GOP,
+    )
+    warm = make_video(video_dir / "warmup_4s_320x240.mp4", 4, "320x240", rate=LONG_RATE, gop=LONG_GOP)
+    forced = os.environ.get("FORCE_QWENVL_VIDEO_READER")
+    picks = forced or next(
+        (name for name in ("torchcodec", "decord") if importlib.util.find_spec(name)), "torchvision"
+    )
+    has_decord = importlib.util.find_spec("decord") is not None
+    threads = min(4, len(os.sched_getaffinity(0)))
+    runs = {
+        "floor": ("floor: one sequential decode of the whole file (PyAV, FFmpeg threads auto)", None),
+        "floor1": ("floor, one FFmpeg thread (PyAV)", None),
+        "ours": ("ours, cold: open + `Video.overview` (the first episode on the video)", None),
+        "ours-threads": (
+            f"ours, cold, SVR1_DECODE_THREADS={threads} (FFmpeg frame threads)",
+            {"SVR1_DECODE_THREADS": str(threads)},
+        ),
+        "qwen": (
+            f"qwen-vl-utils `fetch_video`, {picks} reader"
+            + (" (FORCE_QWENVL_VIDEO_READER)" if forced else " (its own pick here), 8 FFmpeg threads"),
+            None,
+        ),
+    }
+    if picks != "decord":
+        runs["qwen-decord"] = (
+            "qwen-vl-utils `fetch_video`, decord reader (FORCE_QWENVL_VIDEO_READER=decord)",
+            {"FORCE_QWENVL_VIDEO_READER": "decord"},
+        )
+    started = time.perf_counter()
+    results: dict[str, dict | str] = {}
+    for method, (_, env) in runs.items():
+        if method == "qwen-decord" and not has_decord:
+            results[method] = "does not run here (decord is not installed: `pip install decord`)"
+            continue
+        print(f"  measuring {method} ...", flush=True)
+        results[method] = _run_child(method, path, warm, env)
+    took = time.perf_counter() - started
+
+    qwen = results["qwen"]["seconds"] if isinstance(results["qwen"], dict) else None
+    print(
+        f"\n**Overview of a {LONG_SECONDS // 60}-minute {LONG_SIZE} video: {OVERVIEW_FRAMES} frames at "
+        f"{OVERVIEW_PIXELS // 784} x 28 x 28 pixels, {OVERVIEW_FPS:g} fps capped**\n\n"
+        f"Video: H.264 (libx264 superfast, crf 32, 2 B-frames), {LONG_RATE} fps, keyframe every {LONG_GOP} "
+        f"frames ({LONG_GOP / LONG_RATE:g} s), {LONG_SECONDS * LONG_RATE} frames, "
+        f"{path.stat().st_size / 2**20:.0f} MiB; overview frames are {LONG_SECONDS / OVERVIEW_FRAMES:.2f} s "
+        f"apart. {len(os.sched_getaffinity(0))} CPUs. s = wall seconds (the ratio's basis), CPU s = user + "
+        "system seconds of all its threads. Peak = peak RSS during the call above the process's RSS after "
+        "its imports and a warm-up decode of a tiny clip. One fresh process per method.\n"
+    )
+    print("| method | frames | size | s | x vs qwen-vl-utils | CPU s | peak MB above baseline |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+
+    def row(name: str, r: dict | str, prefix: str = "") -> None:
+        if isinstance(r, str):
+            print(f"| {name} | {r} | | | | | |")
+            return
+        seconds = r[f"{prefix}seconds"]
+        ratio = f"{qwen / seconds:.2f}x" if qwen else ""
+        print(
+            f"| {name} | {r['frames']} | {r['size']} | {seconds:.2f} | {ratio} "
+            f"| {r[f'{prefix}cpu_seconds']:.1f} | {r[f'{prefix}peak_mb']:.0f} |"
+        )
+
+    for method, (name, _) in runs.items():
+        row(name, results[method])
+        if method == "ours" and isinstance(results[method], dict):
+            r = results[method]
+            row(
+                "ours, warm: the same overview again in the process (another rollout of the group, a later "
+                f"epoch); {r['warm_decoded']} frames decoded, served from the {r['cache_mb']:.0f} MiB it "
+                "left in the frame cache",
+                r,
+                "warm_",
+            )
+    ours = results["ours"]
+    if isinstance(ours, dict):
+        speedup = qwen / ours["seconds"] if qwen else float("nan")
+        print(
+            "\n| target | measured | pass |\n| --- | --- | --- |\n"
+            f"| ours cold >= 3x faster than qwen-vl-utils ({picks} reader) | {speedup:.2f}x | "
+            f"{'pass' if speedup >= 3 else 'FAIL'} |\n"
+            f"| ours cold peak < 500 MB above baseline | {ours['peak_mb']:.0f} MB | "
+            f"{'pass' if ours['peak_mb'] < 500 else 'FAIL'} |\n"
+            f"| a later episode on the video is served from the cache | {ours['warm_decoded']} frames decoded, "
+            f"{ours['warm_seconds']:.2f} s | {'pass' if ours['warm_decoded'] == 0 else 'FAIL'} |"
+        )
+        print(f"\nours decoded with {ours['backend']}.")
+    print(f"(this section took {took:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,13 @@ def _stream_info(
     return StreamInfo(begin=float(begin or 0.0), duration=duration, fps=fps, num_frames=num_frames, **rest)
 
 
+def decode_threads() -> int:
+    """FFmpeg threads per open torchcodec decoder: SVR1_DECODE_THREADS, default 1. An overview of a long
+    video decodes most of the file (its frames are closer together than the keyframes); frame threads
+    share that work when the host has idle cores, and only add overhead when it has none."""
+    return max(1, int(os.environ.get("SVR1_DECODE_THREADS", "1")))
+
+
 def _tagged_duration(stream) -> float | None:
     """Matroska/WebM give a stream's length only as a DURATION tag ("00:01:02.500000000"); the container's
     duration there covers every stream, audio included."""
@@ -76,7 +83,9 @@ class TorchCodecBackend:
         from torchcodec.decoders import VideoDecoder
 
         self._path = path
-        self._decoder = VideoDecoder(path, seek_mode="approximate", dimension_order="NHWC")
+        self._decoder = VideoDecoder(
+            path, seek_mode="approximate", dimension_order="NHWC", num_ffmpeg_threads=decode_threads()
+        )
         meta = self._decoder.metadata
         duration = meta.duration_seconds_from_header
         if duration is None and meta.num_frames_from_header is None:
@@ -102,7 +111,9 @@ class TorchCodecBackend:
     def index_all_frames(self) -> None:
         from torchcodec.decoders import VideoDecoder
 
-        self._decoder = VideoDecoder(self._path, seek_mode="exact", dimension_order="NHWC")
+        self._decoder = VideoDecoder(
+            self._path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=decode_threads()
+        )
 
 
 def _pyav_tagged_duration(path: str) -> float | None:
