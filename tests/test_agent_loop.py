@@ -243,4 +243,4 @@ def test_a_zoom_row_plays_its_own_mode_and_each_reply_is_one_step(tiny_model_dir
     assert len(grids) == 12 and len(set(grids[:8])) == len(set(grids[8:])) == 1 and grids[8] > grids[0]
     mask = out.batch["response_mask"][0]
     assert len(response_steps(mask)) == len(episode["actions"]) == 3  # a step per reply for step_grpo
-    assert step_scores(episode, "B", [[3, 5]]) == [1.0, 0.0, pytest.approx(1.1)]
+    assert step_scores(episode, "B", [[3, 5]]) == pytest.approx([1.1, 0.0, 1.1])

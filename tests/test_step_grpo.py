@@ -74,18 +74,22 @@ def _record(actions, answer=None, zooms=(), frames=()):
 def test_zoom_steps_earn_evidence_or_inherit_the_answer():
     zooms = [{"start": 10, "end": 20, "round": 1}, {"start": 50, "end": 60, "round": 2}]
     record = _record(["zoom", "zoom", "answer"], "B", zooms)
-    assert step_scores(record, "B", [[15, 18]]) == [1.0, 1.0, pytest.approx(1.1)]  # second inherits: right
-    assert step_scores(record, "C", [[15, 18]]) == [1.0, 0.0, pytest.approx(0.1)]  # second inherits: wrong
-    assert step_scores(record, "C") == [0.0, 0.0, pytest.approx(0.1)]
+    assert step_scores(record, "B", [[15, 18]], format_weight=0) == [1, 1, 1]  # the second inherits: right
+    assert step_scores(record, "C", [[15, 18]], format_weight=0) == [1, 0, 0]  # the second inherits: wrong
+    assert step_scores(record, "C", [[20, 25]], format_weight=0) == [0, 0, 0]  # touching ends miss
+    assert step_scores(record, "B", [[15, 18]]) == pytest.approx([1.1, 1.1, 1.1])  # format on each valid one
     invalid = _record(["invalid: the zoom lasts under 1 s", "answer"], "B")
-    assert step_scores(invalid, "B", format_weight=0.0) == [0.0, 1.0]
+    assert step_scores(invalid, "B") == pytest.approx([0.0, 1.1])
+    # A correct answer at once and a zoom into the evidence score alike at their step.
+    at_once = _record(["answer"], "B")
+    assert step_scores(at_once, "B", [[15, 18]])[0] == pytest.approx(step_scores(record, "B", [[15, 18]])[0])
 
 
 def test_frame_steps_are_paid_for_evidence_only_when_the_answer_is_right():
     frames = [{"time": t, "round": r} for t, r in ((1, 0), (12, 1), (40, 1))]
     record = _record(["frames", "answer"], "A", frames=frames)
-    assert step_scores(record, "A", [[10, 15]]) == [0.5, pytest.approx(1.1)]
-    assert step_scores(record, "B", [[10, 15]]) == [0.0, pytest.approx(0.1)]
-    assert step_scores(record, "A") == [1.0, pytest.approx(1.1)]
+    assert step_scores(record, "A", [[10, 15]]) == pytest.approx([0.6, 1.1])
+    assert step_scores(record, "B", [[10, 15]]) == pytest.approx([0.1, 0.1])
+    assert step_scores(record, "A") == pytest.approx([1.1, 1.1])
     unanswered = _record(["frames", "invalid: no answer"], None, frames=frames)
-    assert step_scores(unanswered, "A", [[10, 15]]) == [0.0, 0.0]
+    assert step_scores(unanswered, "A", [[10, 15]]) == pytest.approx([0.1, 0.0])

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sparse_video_r1.agent.budget import TokenBudget
 from sparse_video_r1.agent.episode import EpisodeConfig
-from sparse_video_r1.training.checks import TokenBudget, check_budget, check_data, check_gpus, check_model
+from sparse_video_r1.training.checks import check_budget, check_data, check_gpus, check_model
 from sparse_video_r1.training.launching import compose as compose_named
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -109,8 +111,44 @@ def test_love_r1s_evaluation_pads_widens_and_stops_at_a_repeat():
     episode.opening()
     episode.step(_zoom(100, 102))
     turn = episode.step(_zoom(104, 110))  # 92-122 once padded and widened: IoU 0.67 with 86-116
-    assert episode.record.actions == ["zoom", "zoom stopped: 92-122 s overlaps an earlier zoom"]
+    assert episode.record.actions == ["zoom", "zoom stopped: 92-122 s overlaps an earlier zoom (IoU 0.67)"]
     assert not _frames(turn) and episode.zooms_left == 0
+    episode.step(_zoom(300, 340))
+    assert episode.record.actions[-1] == "invalid: zooming has stopped, so answer"
+    past_the_end = _episode(duration=100.0, zoom_inference="love_r1")
+    past_the_end.opening()
+    past_the_end.step(_zoom(150, 160))
+    assert past_the_end.record.actions == [
+        "invalid: the zoom 150-160 s starts after the video ends (100.0 s)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("span", "duration"),
+    [((9.5, 10.06), 10.06), ((0.9, 1.0), 2.2), ((0.0, 10.0), 10.0), ((3.33, 3.34), 7.77)],
+)
+def test_the_oracles_zoom_keeps_the_rules_at_the_edges(span, duration):
+    from sparse_video_r1.agent.oracle import oracle_reply, zoom_span
+
+    episode = _episode(duration=duration, fps=30.0)
+    episode.opening()
+    start, end = zoom_span([span], duration)
+    assert start >= 0 and end <= duration and 1 <= end - start <= min(duration / 2, 60)
+    assert start < span[1] and span[0] < end  # it covers the evidence
+    reply = oracle_reply(episode, [span], answer=1)
+    episode.step(reply)
+    assert episode.record.actions == ["zoom"]
+
+
+def test_on_a_video_too_short_for_a_zoom_the_oracle_answers():
+    from sparse_video_r1.agent.oracle import NoEvidence, oracle_reply, zoom_span
+
+    assert zoom_span([(0.9, 1.0)], 2.02) is None  # at most 1.01 s, under 1 s once on the tenths
+    episode = _episode(duration=2.02)
+    episode.opening()  # 5 overview frames: 0.2, 0.6, 1.0, 1.4 and 1.8 s, none inside 0.9-1.0 s
+    with pytest.raises(NoEvidence):
+        oracle_reply(episode, [(0.9, 1.0)], answer=1)
+    assert "<answer>" in oracle_reply(episode, [(0.9, 1.0)], answer=1, guess=random.Random(0))  # never frames
 
 
 def test_a_row_can_ask_for_its_own_mode():

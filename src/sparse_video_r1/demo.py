@@ -58,7 +58,13 @@ LEARN = DemoSettings(
 )  # fmt: skip
 EPISODE = {"wording": "brief", **CPU_PIXELS}
 # Zoom mode on CPU (the CPU variant's): a 16-frame overview at 4 tokens a frame, zooms of 4 frames at 16.
-ZOOM = {"mode": "zoom", "overview_frames": 16, "overview_pixels": 3136, "zoom_frames": 4, "zoom_pixels": 12544}
+ZOOM = {
+    "mode": "zoom",
+    "overview_frames": 16,
+    "overview_pixels": 3136,
+    "zoom_frames": 4,
+    "zoom_pixels": 12544,
+}
 REPLY_TOKENS = 64
 
 

@@ -57,7 +57,22 @@ class EpisodeConfig:
             return self.overview_frames + self.max_zooms * self.zoom_frames
         return self.max_frames
 
+    @property
+    def pixel_range(self) -> tuple[int, int]:
+        """The smallest and largest frame budgets of the mode: what the model's processor must let through."""
+        budgets = [self.overview_pixels, self.zoom_pixels] if self.mode == "zoom" else [self.max_pixels]
+        return min(self.min_pixels, *budgets), max(budgets)
+
     def __post_init__(self) -> None:
+        counts = ("first_frames", "frames_per_request", "max_rounds", "max_frames", "overview_frames")
+        counts += ("zoom_frames", "max_pixels", "min_pixels", "overview_pixels", "zoom_pixels")
+        for knob in counts:
+            if getattr(self, knob) < 1:
+                raise ValueError(f"{knob} must be at least 1, not {getattr(self, knob)}")
+        if self.max_zooms < 0 or self.overview_fps <= 0:
+            raise ValueError(
+                f"max_zooms {self.max_zooms} and overview_fps {self.overview_fps} must be positive"
+            )
         hints = get_type_hints(EpisodeConfig)
         for knob in ("mode", "wording", "zoom_inference"):
             choices = get_args(hints[knob])

@@ -3,8 +3,8 @@
 It must be a policy a model can learn from what it has seen. Asking for frames, it never jumps to the
 evidence: it scans the video in time order, a request at a time, on an even grid of the frames the episode
 still allows, and answers as soon as a frame it was shown falls inside an evidence span. In zoom mode the
-overview has shown the whole video, so it zooms into the evidence span (at least 2 s, within the zoom
-rules), then answers: LOVE-R1's zoom-in chain-of-thought data. Its thinking says what the frames
+overview has shown the whole video, so it zooms into the evidence span (about 2 s at least, within the
+zoom rules), then answers: LOVE-R1's zoom-in chain-of-thought data. Its thinking says what the frames
 show, from templates (a dataset may give its own per question type; `GENERIC` otherwise).
 
 Pure logic: it sees the episode's record and the row's spans, and returns the reply text.
@@ -12,13 +12,14 @@ Pure logic: it sees the episode's record and the row's spans, and returns the re
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sparse_video_r1.agent.episode import Episode
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
-from sparse_video_r1.agent.zoom import ZoomEpisode, longest_zoom
+from sparse_video_r1.agent.zoom import SHORTEST_ZOOM, ZoomEpisode, longest_zoom, overlaps
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def oracle_reply(
     drawn from `guess` (a model must learn to answer when it may not ask), or raises NoEvidence without."""
     seen = evidence_seen(episode, spans)
     option = episode.question.options[answer]
-    if isinstance(episode, ZoomEpisode) and not _zoomed_into(episode, spans):
+    actions = episode.record.actions
+    refused = bool(actions) and actions[-1] != "zoom"  # its zoom was invalid: answer, never repeat it
+    if isinstance(episode, ZoomEpisode) and not _zoomed_into(episode, spans) and not refused:
         span = zoom_span(spans, episode.duration)
         if span and episode.zooms_left > 0 and episode.rounds_left > 1:
             think = thinking.zoom.format(start=f"{span[0]:g}", end=f"{span[1]:g}")
@@ -79,7 +82,7 @@ def oracle_reply(
         times = ", ".join(f"{t:g}" for t in seen[:3])
         think = thinking.seen.format(answer=option, times=times)
         return f"<think>{think}</think><answer>{OPTION_LETTERS[answer]}</answer>"
-    if episode.rounds_left <= 1:
+    if episode.rounds_left <= 1 or isinstance(episode, ZoomEpisode):  # a zoom episode cannot ask for frames
         if guess is None:
             raise NoEvidence("no evidence on screen by the last reply")
         letter = guess.choice(episode.question.letters)
@@ -96,15 +99,17 @@ def oracle_reply(
 
 def zoom_span(spans: Sequence[Sequence[float]], duration: float) -> tuple[float, float] | None:
     """The oracle's zoom: the first evidence span, widened to 2 s about its middle and cut to the longest zoom
-    allowed, inside the video; None when the video is too short for any zoom."""
+    allowed, inside the video, on tenths of a second; None when the video is too short for any zoom."""
     longest = longest_zoom(duration)
-    if longest < 1.0 or len(spans) == 0:
+    if len(spans) == 0:
         return None
     start, end = spans[0]
     length = min(max(end - start, 2.0), longest)
     middle = min(max((start + end) / 2, length / 2), duration - length / 2)
-    return round(middle - length / 2, 1), round(middle + length / 2, 1)
+    # To a tenth of a second, rounded inwards: never outside the video nor longer than allowed.
+    start, end = math.ceil((middle - length / 2) * 10) / 10, math.floor((middle + length / 2) * 10) / 10
+    return (start, end) if end - start >= SHORTEST_ZOOM else None
 
 
 def _zoomed_into(episode: ZoomEpisode, spans: Sequence[Sequence[float]]) -> bool:
-    return any(z["start"] < end and start < z["end"] for z in episode.record.zooms for start, end in spans)
+    return any(overlaps((z["start"], z["end"]), span) for z in episode.record.zooms for span in spans)

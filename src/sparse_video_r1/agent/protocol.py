@@ -106,7 +106,7 @@ def _zoom(body: str) -> Zoom | Invalid:
         return Invalid("<zoom> must hold a start and an end in seconds, like <zoom>12, 40</zoom>")
     start, end = (float(part) for part in parts)
     if end <= start:
-        return Invalid(f"the zoom ends ({end:g} s) before it starts ({start:g} s)")
+        return Invalid(f"a zoom must end after it starts, not at {end:g} s after starting at {start:g} s")
     return Zoom(start, end)
 
 

@@ -20,6 +20,7 @@ from sparse_video_r1.video.timestamps import clip_timestamps, overview_timestamp
 
 SHORTEST_ZOOM, LONGEST_ZOOM, MAX_IOU = 1.0, 60.0, 0.7  # training rules
 PAD, WIDEST, STOP_SPAN, STOP_IOU = 5.0, 30.0, 3.0, 0.3  # LOVE-R1's evaluation
+STOPPED = "zoom stopped"  # the action recorded when LOVE-R1's evaluation ends the zooming
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -27,6 +28,11 @@ def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     overlap = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     union = max(a[1], b[1]) - min(a[0], b[0])
     return overlap / union if union > 0 else 0.0
+
+
+def overlaps(a, b) -> bool:
+    """Whether two intervals in seconds share some time (touching ends do not)."""
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def longest_zoom(duration: float) -> float:
@@ -50,10 +56,13 @@ class ZoomEpisode(Episode):
     ACTIONS = ("answer", "zoom")
 
     @property
+    def stopped(self) -> bool:
+        """LOVE-R1's evaluation ended the zooming (a repeat, or a span too short)."""
+        return any(action.startswith(STOPPED) for action in self.record.actions)
+
+    @property
     def zooms_left(self) -> int:
-        if any(action.startswith("zoom stopped") for action in self.record.actions):
-            return 0
-        return self.config.max_zooms - len(self.record.zooms)
+        return 0 if self.stopped else self.config.max_zooms - len(self.record.zooms)
 
     def opening(self, times: Sequence[float] | None = None) -> list[Part]:
         """The question, the overview frames (`times`, or min(overview_fps x duration, overview_frames)
@@ -71,15 +80,24 @@ class ZoomEpisode(Episode):
         config = self.config
         if self.rounds_left <= 0:
             return Invalid("this was the last round, so it had to answer")
+        if self.stopped:
+            return Invalid("zooming has stopped, so answer")
         if self.zooms_left <= 0:
             return Invalid(f"no zooms are left (at most {config.max_zooms}), so answer")
         start, end = zoom.start, zoom.end
         earlier = [(z["start"], z["end"]) for z in self.record.zooms]
         if config.zoom_inference == "love_r1":
+            if start >= self.duration:
+                return Invalid(
+                    f"the zoom {_span(start, end)} starts after the video ends ({self.duration:.1f} s)"
+                )
             start, end = love_r1_span(start, end, self.duration)
             overlap = max((iou((start, end), span) for span in earlier), default=0.0)
             if end - start < STOP_SPAN or overlap > STOP_IOU:
-                self.record.actions.append(f"zoom stopped: {_span(start, end)} overlaps an earlier zoom")
+                why = (
+                    f"overlaps an earlier zoom (IoU {overlap:.2f})" if overlap > STOP_IOU else "is too short"
+                )
+                self.record.actions.append(f"{STOPPED}: {_span(start, end)} {why}")
                 return ["\n" + self._instructions()]
         else:
             reason = self._check_zoom(start, end, earlier)

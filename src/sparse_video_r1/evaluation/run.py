@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sparse_video_r1.agent.budget import TokenBudget
 from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.evaluation import drive, methods
@@ -90,6 +91,7 @@ def _chat(config: EvalConfig):
             max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             seed=config.seed,
+            max_context=_max_context(config),
         )
     if config.backend == "vllm":
         from sparse_video_r1.evaluation.vllm_chat import VLLMChat
@@ -100,8 +102,9 @@ def _chat(config: EvalConfig):
             temperature=config.temperature,
             seed=config.seed,
             max_images=_max_images(config),
-            max_pixels=config.max_pixels,
-            min_pixels=config.min_pixels,
+            min_pixels=_pixel_range(config)[0],
+            max_pixels=_pixel_range(config)[1],
+            max_context=_max_context(config),
             tensor_parallel_size=config.tensor_parallel_size,
         )
     from sparse_video_r1.evaluation.openai_chat import OpenAIChat
@@ -124,6 +127,23 @@ def _failures(backend: str) -> tuple[type[Exception], ...]:
 
         return (ChatFailure,)  # an API reports a conversation too long as an error: a failure
     return ()
+
+
+CONTEXT = 16384  # tokens: the single-turn baselines' and the frame-request agent's defaults fit well within
+
+
+def _max_context(config: EvalConfig) -> int:
+    """The model context an evaluation needs: an episode's worst case (a zoom episode's overview and clips
+    can take ~45k tokens), never less than CONTEXT."""
+    if config.method not in EPISODE_METHODS:
+        return CONTEXT
+    return max(CONTEXT, TokenBudget.of(_episode(config), config.max_new_tokens, prompt_chars=2000).total)
+
+
+def _pixel_range(config: EvalConfig) -> tuple[int, int]:
+    if config.method in EPISODE_METHODS:
+        return _episode(config).pixel_range
+    return config.min_pixels, config.max_pixels
 
 
 def _max_images(config: EvalConfig) -> int:

@@ -36,8 +36,9 @@ def response_steps(mask: torch.Tensor) -> list[tuple[int, int]]:
 
 
 def place_step_scores(mask: torch.Tensor, scores: list[float]) -> torch.Tensor:
-    """Token-level rewards for one response: each step's score on its last token. A record with fewer
-    scores than steps leaves the later steps at 0 (a cut episode); extra scores are ignored."""
+    """Token-level rewards for one response: each step's score on its last token. Every reply is one run of
+    generated tokens, so the counts agree; should they not (a mask changed after the rollout), the steps
+    without a score get 0 and extra scores are dropped, and the trainer counts it (`episode/step_mismatch`)."""
     rewards = torch.zeros(mask.shape, dtype=torch.float32)
     for (_, end), score in zip(response_steps(mask), scores, strict=False):
         rewards[end - 1] = score

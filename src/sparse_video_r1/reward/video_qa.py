@@ -10,15 +10,17 @@ turn header or hides an answer in its thinking gets nothing the environment did 
 record (single-turn data) the whole response is the one reply.
 
 `step_scores` gives one score per assistant reply, for the decoupled per-step advantages (`step_grpo`,
-reward/step_grpo.py): an answer earns accuracy + format; a zoom earns 1 when its span overlaps an evidence
-span, else the correctness of the answer that follows (LOVE-R1); a frame request earns the share of its
-frames inside evidence spans (1 without spans), paid only when the final answer is correct (peers found
-unconditional process rewards gamed); an invalid reply earns 0.
+reward/step_grpo.py). Every valid reply earns the format weight; on top, an answer earns its accuracy; a
+zoom earns 1 when its span overlaps an evidence span, else the correctness of the answer that follows
+(LOVE-R1); a frame request earns the share of its frames inside evidence spans (1 without spans), paid only
+when the final answer is correct (peers found unconditional process rewards gamed). An invalid reply earns
+0. So a correct answer at once and a zoom into the evidence score alike (1 + format) at their step.
 """
 
 from __future__ import annotations
 
 from sparse_video_r1.agent.protocol import Answer, parse_reply
+from sparse_video_r1.agent.zoom import overlaps
 
 
 def final_answer(solution_str: str, episode: dict | None) -> str | None:
@@ -76,14 +78,14 @@ def step_scores(episode: dict, ground_truth: str, spans=None, *, format_weight: 
     scores = []
     for round_, action in enumerate(episode.get("actions", []), start=1):
         if action == "answer":
-            scores.append(correct + format_weight)
+            scores.append(format_weight + correct)
         elif action == "zoom":
             zoom = zooms[round_]
-            found = any(zoom["start"] <= end and start <= zoom["end"] for start, end in spans)
-            scores.append(1.0 if found else correct)
+            found = any(overlaps((zoom["start"], zoom["end"]), span) for span in spans)
+            scores.append(format_weight + (1.0 if found else correct))
         elif action == "frames":
             shown = [frame for frame in episode.get("frames", []) if frame["round"] == round_]
-            scores.append(correct * (grounding_coverage(shown, spans) if spans else 1.0))
+            scores.append(format_weight + correct * (grounding_coverage(shown, spans) if spans else 1.0))
         else:  # invalid, or a zoom LOVE-R1's evaluation stopped
             scores.append(0.0)
     return scores

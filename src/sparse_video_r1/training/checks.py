@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sparse_video_r1.agent.budget import TokenBudget
 from sparse_video_r1.agent.episode import EpisodeConfig
 from sparse_video_r1.training.estimates import GIB, DiskEstimate, GPUMemoryEstimate, parameter_count
 
 COLUMNS = ("prompt", "data_source", "agent_name", "reward_model", "extra_info")
 EXTRA_INFO = ("video", "duration", "question", "options")
-FRAME_LABEL_TOKENS = 10  # "Frame at 12.5 s: " plus the vision start/end tokens around the image
-TURN_TEXT_TOKENS = 120  # the environment's words around a turn's frames
-TEMPLATE_TOKENS = 40  # system turn and chat-template markup
-CHARS_PER_TOKEN = 3  # conservative for English with a byte-level BPE
 
 
 def _files(value) -> list[str]:
@@ -85,31 +82,6 @@ def check_gpus(wanted_per_node: int, nnodes: int, visible: int) -> list[str]:
             f"set N_GPUS={visible} or VARIANT=debug_1gpu"
         ]
     return []
-
-
-@dataclass(frozen=True)
-class TokenBudget:
-    prompt: int  # worst case: the first turn with its frames
-    response: int  # worst case: every round used, every turn full of frames
-
-    @classmethod
-    def of(cls, episode: EpisodeConfig, reply_tokens: int, prompt_chars: int) -> TokenBudget:
-        def tokens(frames: int, pixels: int) -> int:
-            return frames * (pixels // (28 * 28) + FRAME_LABEL_TOKENS)
-
-        if episode.mode == "zoom":
-            first = tokens(episode.overview_frames, episode.overview_pixels)
-            later = tokens(episode.max_zooms * episode.zoom_frames, episode.zoom_pixels)
-        else:
-            shown = min(episode.first_frames, episode.max_frames)
-            first = tokens(shown, episode.max_pixels)
-            asked = episode.frames_per_request * (episode.max_rounds - 1)
-            later = tokens(min(asked, episode.max_frames - shown), episode.max_pixels)
-        turns = episode.max_rounds - 1
-        return cls(
-            prompt=TEMPLATE_TOKENS + prompt_chars // CHARS_PER_TOKEN + first,
-            response=episode.max_rounds * reply_tokens + turns * TURN_TEXT_TOKENS + later,
-        )
 
 
 def check_budget(

@@ -31,7 +31,7 @@ from verl.trainer.ppo import core_algos
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
-from sparse_video_r1.reward.step_grpo import place_step_scores, step_grpo_advantages
+from sparse_video_r1.reward.step_grpo import place_step_scores, response_steps, step_grpo_advantages
 from sparse_video_r1.reward.video_qa import step_scores
 from sparse_video_r1.training.episode_metrics import episode_metrics, failures
 
@@ -62,22 +62,27 @@ class EpisodeTrainer(PPOTrainerSync):
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
         reward_kwargs = self.config.reward.custom_reward_function.get("reward_kwargs") or {}
         format_weight = float(reward_kwargs.get("format_weight", 0.1))
-        per_step, every_score = [], []
-        for mask, extra, reward_model, info in zip(
+        padding = [bool(tag.get("is_padding")) for tag in batch.tags]
+        per_step, every_score, mismatched = [], [], 0
+        for mask, extra, reward_model, info, pad in zip(
             data["response_mask"].unbind(),
             data.pop("extra_fields").tolist(),
             data.pop("reward_model").tolist(),
             data.pop("extra_info").tolist(),
+            padding,
             strict=True,
         ):
             episode = (extra or {}).get("episode") or {}
-            scores = step_scores(
-                episode, (reward_model or {}).get("ground_truth"), (info or {}).get("spans"),
-                format_weight=format_weight,
-            )  # fmt: skip
+            truth, spans = (reward_model or {}).get("ground_truth"), (info or {}).get("spans")
+            scores = step_scores(episode, truth, spans, format_weight=format_weight)
             per_step.append(place_step_scores(mask, scores).to(data["rm_scores"].dtype))
-            every_score += scores
+            if not pad:
+                every_score += scores
+                mismatched += len(response_steps(mask)) != len(scores)
         metrics["episode/step_score"] = sum(every_score) / len(every_score) if every_score else 0.0
+        metrics["episode/step_mismatch"] = float(mismatched)  # replies vs runs of generated tokens: 0
+        if mismatched:
+            logger.warning("%d episodes have a reply count unlike their response mask's steps", mismatched)
         self._put(batch, torch.nested.as_nested_tensor(per_step, layout=torch.jagged))
         try:
             return super()._compute_advantage(batch, metrics)
