@@ -119,6 +119,19 @@ def test_the_zoom_method_records_its_spans_and_draws_them(val, tmp_path):
     assert picture.stat().st_size > 10_000
 
 
+def test_a_zoom_evaluation_gets_the_context_and_pixel_range_its_episode_needs(val, tmp_path):
+    from sparse_video_r1.agent.budget import TokenBudget
+    from sparse_video_r1.agent.episode import EpisodeConfig
+    from sparse_video_r1.evaluation.run import _max_context, _pixel_range
+
+    zoom = EvalConfig(data=str(val), method="zoom", model="m", out_dir=str(tmp_path), max_new_tokens=512)
+    worst = TokenBudget.of(EpisodeConfig(mode="zoom"), 512, prompt_chars=2000).total
+    assert _max_context(zoom) == worst > 40_000  # two default zooms alone are ~17k tokens
+    assert _pixel_range(zoom) == (12544, 256 * 28 * 28)  # zoomed frames are not cut to 128 x 28 x 28
+    agent = EvalConfig(data=str(val), method="agent", model="m", out_dir=str(tmp_path))
+    assert (_max_context(agent), _pixel_range(agent)) == (16384, (12544, 100352))
+
+
 def test_api_failures_are_recorded_and_never_scored(val, tmp_path):
     with ChatServer(script=["B"] * 10) as server:
         server.fail_next(2, status=500)  # the first question exhausts its 2 attempts

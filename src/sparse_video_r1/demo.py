@@ -218,9 +218,12 @@ def _evaluate(out: Path, settings: DemoSettings, data: Path, models: dict[str, P
         ("zoom-sft", "zoom", "sft", ZOOM),
         ("zoom-sft+grpo", "zoom", "trained", ZOOM),
     ]
+    from sparse_video_r1.agent.episode import EpisodeConfig
+
+    images = max(EpisodeConfig(**EPISODE).most_images, EpisodeConfig(**EPISODE, **ZOOM).most_images)
     directories = {}
     for model in ("trained", "sft"):
-        engine = VLLMChat(models[model], max_new_tokens=REPLY_TOKENS, max_images=25, **CPU_PIXELS)
+        engine = VLLMChat(models[model], max_new_tokens=REPLY_TOKENS, max_images=images, **CPU_PIXELS)
         try:
             for name, method, _, episode in (run for run in runs if run[2] == model):
                 directory = directories[name] = out / "runs" / name  # a run's folder, in table order below

@@ -115,9 +115,8 @@ class EpisodeRecord:
     """What happened, for the reward, the logs and the evaluation files (JSON-ready)."""
 
     frames: list[dict] = field(default_factory=list)  # {"time": s, "round": r}, in the order shown
-    actions: list[str] = field(
-        default_factory=list
-    )  # one per reply: "answer", "frames", "zoom", "invalid: why"
+    # One per reply: "answer", "frames", "zoom", "invalid: why".
+    actions: list[str] = field(default_factory=list)
     zooms: list[dict] = field(default_factory=list)  # zoom mode: {"start": s, "end": s, "round": r} shown
     answer: str | None = None
     rounds: int = 0

@@ -3,8 +3,9 @@
 verl instantiates `FrameRequestAgentLoop` from `agent_loop.yaml` for every row whose `agent_name` is
 `frame_request`, and runs either mode (agent/modes.py). Each round it generates, lets the episode judge
 the reply, decodes the frames the next user turn shows, and merges that turn with verl's continuous-token
-helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the turn is known to fit the response
-budget; the episode ends, with reason "token budget", when the next turn would not.
+helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the
+turn is known to fit the response budget; the episode ends, with reason "token budget", when the next
+turn would not.
 
 A video that cannot be decoded, or a row whose metadata does not fit its file (a duration that is not a
 number, or longer than the file), does not crash the step: the episode ends with reason
@@ -15,8 +16,8 @@ where verl would drop the whole group unseen; the trainer counts both (`episode/
 
 Rows carry in `extra_info`: `video` (path), `duration` (s), `question`, `options` (list), and optionally
 `index` (seeds the random first frames, so a GRPO group starts from the same frames) and `mode` ("frames"
-or "zoom": the row's own, else the run's `svr1.episode.mode`). The frame grid
-(fps, frame count) comes from the file itself, as the frame service sees it.
+or "zoom": the row's own, else the run's `svr1.episode.mode`). The frame grid (fps, frame count) comes
+from the file itself, as the frame service sees it.
 """
 
 from __future__ import annotations

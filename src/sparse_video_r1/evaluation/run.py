@@ -96,14 +96,15 @@ def _chat(config: EvalConfig):
     if config.backend == "vllm":
         from sparse_video_r1.evaluation.vllm_chat import VLLMChat
 
+        low, high = _pixel_range(config)
         return VLLMChat(
             config.model,
             max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             seed=config.seed,
             max_images=_max_images(config),
-            min_pixels=_pixel_range(config)[0],
-            max_pixels=_pixel_range(config)[1],
+            min_pixels=low,
+            max_pixels=high,
             max_context=_max_context(config),
             tensor_parallel_size=config.tensor_parallel_size,
         )

@@ -7,8 +7,8 @@ that step's tokens only; environment tokens get none. A step that only one episo
 no baseline and gets 0.
 
 Why steps inside one trajectory rather than one training sample per step (LOVE-R1's decoupled contexts,
-which verl 0.9.1's v1 agent loop also accepts): every step of an episode shares its prefix (the overview is
-~12k tokens), so one sample per step would run that prefix through the actor once per step; and one
+which verl 0.9.1's v1 agent loop also accepts): every step of an episode shares its prefix (LOVE-R1's
+overview is ~25k tokens as images), so one sample per step would run that prefix through the actor once per step; and one
 trajectory per episode keeps verl's reward manager, metrics and rollout log-probs as they are for both
 modes. The cost: a step's advantage is computed in its full context, which is exactly the context the
 policy acted in.
@@ -70,6 +70,5 @@ def step_grpo_advantages(
             advantage = rewards[b][k] - float(group.mean())
             if norm_adv_by_std:
                 advantage /= float(group.std()) + epsilon
-            advantages[b, start:end] = advantage
-    advantages = advantages * response_mask
+            advantages[b, start:end] = advantage  # a step's tokens only: the environment's stay 0
     return advantages, advantages
