@@ -122,7 +122,7 @@ def test_the_zoom_method_records_its_spans_and_draws_them(val, tmp_path):
 def test_a_zoom_evaluation_gets_the_context_and_pixel_range_its_episode_needs(val, tmp_path):
     from sparse_video_r1.agent.budget import TokenBudget
     from sparse_video_r1.agent.episode import EpisodeConfig
-    from sparse_video_r1.evaluation.run import _max_context, _pixel_range
+    from sparse_video_r1.evaluation.backends import _max_context, _pixel_range
 
     zoom = EvalConfig(data=str(val), method="zoom", model="m", out_dir=str(tmp_path), max_new_tokens=512)
     worst = TokenBudget.of(EpisodeConfig(mode="zoom"), 512, prompt_chars=2000).total

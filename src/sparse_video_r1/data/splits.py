@@ -40,6 +40,7 @@ class Question:
     video: Path | None  # None when the dataset's video map does not know the video
     source: str  # "file:line", for skips and errors
     spans: tuple[tuple[float, float], ...] = ()  # evidence intervals in seconds (NExT-GQA, synthetic)
+    duration_group: str = ""  # the benchmark's own duration bucket, for its official scores (Video-MME, ...)
 
 
 def verl_row(question: Question, video: VideoEntry, split: str, index: int, data_source: str) -> dict:
@@ -57,6 +58,7 @@ def verl_row(question: Question, video: VideoEntry, split: str, index: int, data
             "video_id": question.video_id,
             "qid": question.qid,
             "type": question.type,
+            "duration_group": question.duration_group,
             "question": question.text,
             "options": list(question.options),
             "answer_index": question.answer,

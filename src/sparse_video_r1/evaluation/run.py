@@ -13,51 +13,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
-from sparse_video_r1.agent.budget import TokenBudget
-from sparse_video_r1.agent.episode import EpisodeConfig, Question
+from sparse_video_r1.agent.episode import Question
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
-from sparse_video_r1.evaluation import drive, methods
-from sparse_video_r1.evaluation.records import SampleRecord, read_samples, read_samples_text, summarize
-from sparse_video_r1.video import VideoError, open_video
+from sparse_video_r1.evaluation import methods
+from sparse_video_r1.evaluation.backends import answer_samples
+from sparse_video_r1.evaluation.config import BACKENDS, EPISODE_METHODS, METHODS, EvalConfig, episode_config
+from sparse_video_r1.evaluation.records import read_samples, read_samples_text, summarize
 
-METHODS = ("uniform", "random", "whole_video", "agent", "zoom")
-EPISODE_METHODS = {"agent": "frames", "zoom": "zoom"}  # the multi-round methods and their episode mode
-BACKENDS = ("hf", "vllm", "openai")
-VLLM_CONCURRENCY = 64  # conversations the vllm backend advances together unless told otherwise
-
-
-@dataclass
-class EvalConfig:
-    data: str  # a prepared split: OUT/val.parquet from `svr1 prepare`
-    method: str
-    model: str
-    out_dir: str
-    backend: str = "hf"
-    frames: int = 5
-    max_pixels: int = 128 * 28 * 28
-    min_pixels: int = 16 * 28 * 28
-    limit: int | None = None
-    seed: int = 0
-    temperature: float = 0.0
-    max_new_tokens: int = 256
-    device: str = "cpu"
-    concurrency: int | None = None  # vllm: conversations per batch (64); openai: requests in flight (1)
-    tensor_parallel_size: int = 1  # vllm: GPUs one model is split over (e.g. 2 for 7B)
-    base_url: str = "https://api.openai.com/v1"
-    api_attempts: int = 5  # tries per request, the first included, with exponential backoff
-    api_max_wait: float = 60.0  # seconds: the longest wait between tries; a longer Retry-After fails
-    run: str = ""  # a name for reports (default: the out dir's name)
-    episode: dict = field(default_factory=dict)  # EpisodeConfig overrides for the agent
-
-    @property
-    def task(self) -> str:
-        return Path(self.data).parent.name or "task"
+__all__ = ["EvalConfig", "evaluate", "load_samples"]
 
 
 def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample]:
@@ -78,112 +47,6 @@ def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample
             )
         )
     return samples[:limit] if limit else samples
-
-
-def _chat(config: EvalConfig):
-    """The configured backend: a chat (messages in, reply out); the vllm one also answers batches."""
-    if config.backend == "hf":
-        from sparse_video_r1.evaluation.hf_chat import HFChat
-
-        return HFChat(
-            config.model,
-            device=config.device,
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            seed=config.seed,
-            max_context=_max_context(config),
-        )
-    if config.backend == "vllm":
-        from sparse_video_r1.evaluation.vllm_chat import VLLMChat
-
-        low, high = _pixel_range(config)
-        return VLLMChat(
-            config.model,
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            seed=config.seed,
-            max_images=_max_images(config),
-            min_pixels=low,
-            max_pixels=high,
-            max_context=_max_context(config),
-            tensor_parallel_size=config.tensor_parallel_size,
-        )
-    from sparse_video_r1.evaluation.openai_chat import OpenAIChat
-
-    return OpenAIChat(
-        config.base_url,
-        config.model,
-        max_tokens=config.max_new_tokens,
-        temperature=config.temperature,
-        seed=config.seed,
-        attempts=config.api_attempts,
-        max_wait=config.api_max_wait,
-    )
-
-
-def _failures(backend: str) -> tuple[type[Exception], ...]:
-    """The errors after which a backend gave up on a sample: recorded as that sample's failure."""
-    if backend == "openai":
-        from sparse_video_r1.evaluation.openai_chat import ChatFailure
-
-        return (ChatFailure,)  # an API reports a conversation too long as an error: a failure
-    return ()
-
-
-CONTEXT = 16384  # tokens: the single-turn baselines' and the frame-request agent's defaults fit well within
-
-
-def _max_context(config: EvalConfig) -> int:
-    """The model context an evaluation needs: an episode's worst case (a zoom episode's overview and clips
-    can take ~45k tokens), never less than CONTEXT."""
-    if config.method not in EPISODE_METHODS:
-        return CONTEXT
-    return max(CONTEXT, TokenBudget.of(_episode(config), config.max_new_tokens, prompt_chars=2000).total)
-
-
-def _pixel_range(config: EvalConfig) -> tuple[int, int]:
-    if config.method in EPISODE_METHODS:
-        return _episode(config).pixel_range
-    return config.min_pixels, config.max_pixels
-
-
-def _max_images(config: EvalConfig) -> int:
-    if config.method in EPISODE_METHODS:
-        return _episode(config).most_images
-    return methods.FramesSetting().whole_video_max_frames if config.method == "whole_video" else config.frames
-
-
-def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.Job:
-    """How to start the sample's conversation, and what its failures become."""
-
-    def start() -> methods.Conversation:
-        video = open_video(sample.video)
-        if config.method in EPISODE_METHODS:
-            return methods.agent(sample, video, _episode(config))
-        setting = methods.FramesSetting(
-            count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
-        )
-        return methods.single_turn(config.method, sample, video, setting)
-
-    def fail(error: Exception) -> SampleRecord | None:
-        if isinstance(error, VideoError):
-            return methods.failed(sample, f"video error: {error.cause}")
-        if isinstance(error, failures):
-            return methods.failed(sample, f"api failure: {error}")
-        return None
-
-    return start, fail
-
-
-def _records(config: EvalConfig, todo: list[methods.Sample], chat):
-    """The todo samples' records, in their order, from the configured backend."""
-    chat = chat or _chat(config)
-    jobs = (_job(config, sample, _failures(config.backend)) for sample in todo)
-    if config.backend == "vllm":
-        return drive.in_batches(jobs, chat, config.concurrency or VLLM_CONCURRENCY)
-    if config.backend == "openai" and (config.concurrency or 1) > 1:
-        return drive.in_flight(jobs, chat, config.concurrency)
-    return drive.one_by_one(jobs, chat)
 
 
 def evaluate(config: EvalConfig, chat=None) -> dict:
@@ -208,7 +71,7 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
     if config.backend == "hf" and (config.concurrency or 1) > 1:
         raise ValueError("the hf backend answers one question at a time; use --backend vllm to batch")
     if todo:
-        records = _records(config, todo, chat)
+        records = answer_samples(config, todo, chat)
         with samples_path.open("a", encoding="utf-8") as handle:
             for record in tqdm(
                 records,
@@ -237,7 +100,7 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
         "date": datetime.now().isoformat(timespec="seconds"),
         "config": {
             **asdict(config),
-            "episode": asdict(_episode(config)) if config.method in EPISODE_METHODS else {},
+            "episode": asdict(episode_config(config)) if config.method in EPISODE_METHODS else {},
             "letters": OPTION_LETTERS,
             "answer_prompt": methods.ANSWER_DIRECTLY
             if config.method not in EPISODE_METHODS
@@ -295,11 +158,6 @@ def _write_atomically(path: Path, text: str) -> None:
 def _absolute_model(model: str) -> str:
     """A local checkpoint by its absolute path (the same run however it was named); a hub or API name as is."""
     return os.path.abspath(model) if Path(model).exists() else model
-
-
-def _episode(config: EvalConfig) -> EpisodeConfig:
-    base = {"first_frames": config.frames, "max_pixels": config.max_pixels, "min_pixels": config.min_pixels}
-    return EpisodeConfig(**{**base, **config.episode, "mode": EPISODE_METHODS[config.method]})
 
 
 def _repair_last_line(path: Path) -> None:

@@ -1,0 +1,47 @@
+"""An evaluation's settings (`svr1 eval`'s flags), and the episode rules they give the multi-round methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sparse_video_r1.agent.episode import EpisodeConfig
+
+METHODS = ("uniform", "random", "whole_video", "agent", "zoom")
+EPISODE_METHODS = {"agent": "frames", "zoom": "zoom"}  # the multi-round methods and their episode mode
+BACKENDS = ("hf", "vllm", "openai")
+VLLM_CONCURRENCY = 64  # conversations the vllm backend advances together unless told otherwise
+
+
+@dataclass
+class EvalConfig:
+    data: str  # a prepared split: OUT/val.parquet from `svr1 prepare`
+    method: str
+    model: str
+    out_dir: str
+    backend: str = "hf"
+    frames: int = 5
+    max_pixels: int = 128 * 28 * 28
+    min_pixels: int = 16 * 28 * 28
+    limit: int | None = None
+    seed: int = 0
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+    device: str = "cpu"
+    concurrency: int | None = None  # vllm: conversations per batch (64); openai: requests in flight (1)
+    tensor_parallel_size: int = 1  # vllm: GPUs one model is split over (e.g. 2 for 7B)
+    base_url: str = "https://api.openai.com/v1"
+    api_attempts: int = 5  # tries per request, the first included, with exponential backoff
+    api_max_wait: float = 60.0  # seconds: the longest wait between tries; a longer Retry-After fails
+    run: str = ""  # a name for reports (default: the out dir's name)
+    episode: dict = field(default_factory=dict)  # EpisodeConfig overrides for the agent
+
+    @property
+    def task(self) -> str:
+        return Path(self.data).parent.name or "task"
+
+
+def episode_config(config: EvalConfig) -> EpisodeConfig:
+    """The episode rules of a multi-round method: its mode, the run's first frames and pixels, the overrides."""
+    base = {"first_frames": config.frames, "max_pixels": config.max_pixels, "min_pixels": config.min_pixels}
+    return EpisodeConfig(**{**base, **config.episode, "mode": EPISODE_METHODS[config.method]})
