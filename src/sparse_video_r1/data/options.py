@@ -1,0 +1,48 @@
+"""Options written inside a question's text, as LVBench and lmms-eval's prompts carry them, split out.
+
+    What year is shown?            ->  ("What year is shown?", ("2013", "2014", "2015", "2016"))
+    (A) 2013
+    (B) 2014
+    ...
+
+An option is a line that starts with its letter, in order from A: "A. text", "A) text", "(A) text",
+"A: text" or "[A] text". The question is the text before the first option; lines after the last option
+(an instruction such as "Answer with the option's letter") belong to neither.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sparse_video_r1.agent.protocol import OPTION_LETTERS
+
+_OPTION = re.compile(r"^\s*(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[.):])\s*(.*)$")
+
+
+def split_options(text: str) -> tuple[str, tuple[str, ...]]:
+    """(question, options) of a text whose options are lines "A. ...", "(B) ...", ...; ValueError when it
+    holds fewer than two, or more than the protocol's letters (A-E)."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if (found := _letter(line)) is not None and found[0] == "A"]
+    if not starts:
+        raise ValueError("no option lines 'A. ...' or '(A) ...' found")
+    first = starts[0]
+    options = []
+    for line in lines[first:]:
+        found = _letter(line)
+        if found is None or found[0] != chr(ord("A") + len(options)):
+            break
+        options.append(found[1].strip())
+    if len(options) < 2:
+        raise ValueError(f"only {len(options)} option line found; a question needs two or more")
+    if len(options) > len(OPTION_LETTERS):
+        raise ValueError(f"{len(options)} options; the reply protocol names at most {len(OPTION_LETTERS)}")
+    return "\n".join(lines[:first]).strip(), tuple(options)
+
+
+def _letter(line: str) -> tuple[str, str] | None:
+    match = _OPTION.match(line)
+    if match is None:
+        return None
+    letter = match.group(1) or match.group(2) or match.group(3)
+    return letter, match.group(4)
