@@ -21,7 +21,7 @@ NEW_TOKENS = 16
 def engine(tiny_model_dir):
     from sparse_video_r1.evaluation.vllm_chat import VLLMChat
 
-    chat = VLLMChat(tiny_model_dir, max_new_tokens=NEW_TOKENS, max_images=25, **PIXELS)
+    chat = VLLMChat(tiny_model_dir, max_new_tokens=NEW_TOKENS, max_images=25, max_videos=1, **PIXELS)
     yield chat
     chat.close()
 
@@ -115,3 +115,47 @@ def test_a_resumed_vllm_run_keeps_what_it_wrote_and_finishes_the_rest(engine, va
     assert samples.read_text().startswith(first) and results["results"]["samples"] == 6
     assert len({r.doc_id for r in read_samples(samples)}) == 6
     assert json.loads((out / "run.json").read_text())["backend"] == "vllm"
+
+
+def test_the_video_method_feeds_vllm_and_transformers_the_same_video(engine, val, tiny_model_dir, tmp_path):
+    """Qwen's native video input: the same frames, the same number of video tokens (two frames to a token,
+    the grid from the frames' size) under vLLM and transformers, and the same records."""
+    from sparse_video_r1.evaluation.hf_chat import HFChat
+
+    video_pixels = {"video_max_pixels": PIXELS["max_pixels"], "video_min_pixels": PIXELS["min_pixels"]}
+    runs = {}
+    for backend in ("vllm", "hf"):
+        config = EvalConfig(data=str(val), method="video", model=str(tiny_model_dir), out_dir=str(tmp_path / backend),
+                            backend=backend, max_new_tokens=NEW_TOKENS, limit=2, **video_pixels)  # fmt: skip
+        runs[backend] = evaluate(config, chat=engine if backend == "vllm" else None)
+    records = {b: read_samples(tmp_path / b / f"samples_{val.parent.name}.jsonl") for b in runs}
+    for a, b in zip(records["vllm"], records["hf"], strict=True):
+        assert (a.frames, a.visual_tokens, a.resps) == (b.frames, b.visual_tokens, b.resps)
+        assert len(a.frames) == 10 and a.visual_tokens == 5 * 12  # 10 s at 1 fps: 5 frame pairs of 4 x 3 tokens
+    assert runs["vllm"]["config"]["video_fps"] == 1.0 and runs["vllm"]["config"]["video_max_pixels"] == 12544
+
+    frames = [Image.new("RGB", (112, 112), colour) for colour in ("red", "green", "blue", "white")]
+    messages = [{"role": "user", "content": [{"type": "video", "video": frames, "fps": 2.0},
+                                             {"type": "text", "text": "What colour comes last?"}]}]  # fmt: skip
+    (output,) = engine.llm.generate([engine._video_prompt(messages)], engine.params, use_tqdm=False)
+    hf = HFChat(tiny_model_dir, max_new_tokens=NEW_TOKENS)
+    text = hf.generator.processor.apply_chat_template(
+        [
+            {
+                "role": "user",
+                "content": [{"type": "video"}, {"type": "text", "text": "What colour comes last?"}],
+            }
+        ],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    hf_inputs = hf.generator.processor(text=[text], return_tensors="pt", **_video_kwargs(messages))
+    assert list(output.prompt_token_ids) == hf_inputs["input_ids"][0].tolist()  # 2 x 16 video tokens
+    assert hf_inputs["second_per_grid_ts"].tolist() == [1.0]  # 2 frames a grid step at 2 fps
+    assert output.outputs[0].text == hf(messages)
+
+
+def _video_kwargs(messages):
+    from sparse_video_r1.evaluation.hf_chat import _video_kwargs as kwargs
+
+    return kwargs([p for m in messages for p in m["content"] if p["type"] == "video"])

@@ -39,6 +39,7 @@ def make_chat(config: EvalConfig):
             temperature=config.temperature,
             seed=config.seed,
             max_images=_max_images(config),
+            max_videos=int(config.method == "video"),
             min_pixels=low,
             max_pixels=high,
             max_context=_max_context(config),
@@ -57,6 +58,12 @@ def make_chat(config: EvalConfig):
     )
 
 
+def video_setting(config: EvalConfig) -> methods.VideoSetting:
+    return methods.VideoSetting(
+        config.video_fps, config.video_max_frames, config.video_max_pixels, config.video_min_pixels
+    )
+
+
 def _failures(backend: str) -> tuple[type[Exception], ...]:
     """The errors after which a backend gave up on a sample: recorded as that sample's failure."""
     if backend == "openai":
@@ -72,6 +79,10 @@ CONTEXT = 16384  # tokens: the single-turn baselines' and the frame-request agen
 def _max_context(config: EvalConfig) -> int:
     """The model context an evaluation needs: an episode's worst case (a zoom episode's overview and clips
     can take ~45k tokens), never less than CONTEXT."""
+    if config.method == "video":
+        setting = video_setting(config)
+        pairs = (setting.max_frames + 1) // 2  # two frames to a visual token
+        return max(CONTEXT, pairs * setting.max_pixels // (28 * 28) + 2048)
     if config.method not in EPISODE_METHODS:
         return CONTEXT
     return max(
@@ -82,12 +93,16 @@ def _max_context(config: EvalConfig) -> int:
 def _pixel_range(config: EvalConfig) -> tuple[int, int]:
     if config.method in EPISODE_METHODS:
         return episode_config(config).pixel_range
+    if config.method == "video":
+        return config.video_min_pixels, config.video_max_pixels
     return config.min_pixels, config.max_pixels
 
 
 def _max_images(config: EvalConfig) -> int:
     if config.method in EPISODE_METHODS:
         return episode_config(config).most_images
+    if config.method == "video":
+        return 0
     return methods.FramesSetting().whole_video_max_frames if config.method == "whole_video" else config.frames
 
 
@@ -98,6 +113,8 @@ def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.J
         video = open_video(sample.video)
         if config.method in EPISODE_METHODS:
             return methods.agent(sample, video, episode_config(config))
+        if config.method == "video":
+            return methods.native_video(sample, video, video_setting(config))
         setting = methods.FramesSetting(
             count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sparse_video_r1.agent.episode import EpisodeConfig
 
-METHODS = ("uniform", "random", "whole_video", "agent", "zoom")
+METHODS = ("uniform", "random", "whole_video", "video", "agent", "zoom")
 EPISODE_METHODS = {"agent": "frames", "zoom": "zoom"}  # the multi-round methods and their episode mode
 BACKENDS = ("hf", "vllm", "openai")
 VLLM_CONCURRENCY = 64  # conversations the vllm backend advances together unless told otherwise
@@ -35,6 +35,12 @@ class EvalConfig:
     api_max_wait: float = 60.0  # seconds: the longest wait between tries; a longer Retry-After fails
     run: str = ""  # a name for reports (default: the out dir's name)
     episode: dict = field(default_factory=dict)  # EpisodeConfig overrides for the agent
+    # The video method (Qwen's native video input), by default as the seed's "Full Video" baseline ran it
+    # through qwen-vl-utils: 1 fps, at most 768 frames, 360 x 420 pixels a frame at most, 128 x 28 x 28 at least.
+    video_fps: float = 1.0
+    video_max_frames: int = 768
+    video_max_pixels: int = 360 * 420
+    video_min_pixels: int = 128 * 28 * 28
 
     @property
     def task(self) -> str:

@@ -11,6 +11,27 @@ from pathlib import Path
 from sparse_video_r1.evaluation.methods import ContextFull
 from sparse_video_r1.generation.hf_generator import HFGenerator
 
+VIDEO_INPUTS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+
+
+def _video_kwargs(videos: list[dict]) -> dict:
+    """The processor's arguments for video parts (frames already chosen and sized, and the rate they were
+    taken at, which sets Qwen's temporal positions)."""
+    if not videos:
+        return {}
+    from transformers.video_utils import VideoMetadata
+
+    return {
+        "videos": [part["video"] for part in videos],
+        "video_metadata": [
+            VideoMetadata(
+                total_num_frames=len(p["video"]), fps=p["fps"], frames_indices=list(range(len(p["video"])))
+            )
+            for p in videos
+        ],
+        "do_sample_frames": False,
+    }
+
 
 class HFChat:
     def __init__(
@@ -30,24 +51,20 @@ class HFChat:
         self.seed = seed
 
     def __call__(self, messages: list[dict]) -> str:
-        images = [
-            part["image"]
-            for m in messages
-            if isinstance(m["content"], list)
-            for part in m["content"]
-            if part["type"] == "image"
-        ]
+        parts = [part for m in messages if isinstance(m["content"], list) for part in m["content"]]
+        images = [part["image"] for part in parts if part["type"] == "image"]
+        videos = [part for part in parts if part["type"] == "video"]
         template = [
-            {**m, "content": [{"type": "image"} if p["type"] == "image" else p for p in m["content"]]}
+            {**m, "content": [p if p["type"] == "text" else {"type": p["type"]} for p in m["content"]]}
             if isinstance(m["content"], list)
             else m
             for m in messages
         ]
         processor = self.generator.processor
         text = processor.apply_chat_template(template, add_generation_prompt=True, tokenize=False)
-        prompt_ids = processor(text=[text], images=images or None, return_tensors="pt")["input_ids"][
-            0
-        ].tolist()
+        inputs = processor(text=[text], images=images or None, return_tensors="pt", **_video_kwargs(videos))
+        prompt_ids = inputs["input_ids"][0].tolist()
+        video_inputs = {k: inputs[k] for k in VIDEO_INPUTS if k in inputs}
         room = self.max_context - len(prompt_ids)
         if room < 16:
             raise ContextFull(f"{len(prompt_ids)} prompt tokens leave no room within {self.max_context}")
@@ -55,6 +72,7 @@ class HFChat:
             prompt_ids,
             max_tokens=min(self.max_new_tokens, room),
             images=images,
+            video_inputs=video_inputs,
             temperature=self.temperature,
             seed=self.seed,
         )

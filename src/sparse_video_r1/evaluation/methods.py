@@ -1,5 +1,5 @@
 """The ways a model answers a question: N frames in one turn (uniform, random, the whole video at 1 fps),
-or a multi-round episode of either mode (asking for frames, or an overview then zooms), started by the same
+the whole video as Qwen's native video input (`video`), or a multi-round episode of either mode (asking for frames, or an overview then zooms), started by the same
 `make_episode` as training.
 
 A method is a conversation: a generator that gets one sample and its opened video, yields the messages so
@@ -42,6 +42,7 @@ class Sample:
     type: str
     video: str
     seed: int  # per sample, so random frames do not depend on the order samples run in
+    duration_group: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,22 @@ class FramesSetting:
     min_pixels: int = 16 * 28 * 28
     whole_video_fps: float = 1.0
     whole_video_max_frames: int = 64
+
+
+@dataclass(frozen=True)
+class VideoSetting:
+    """The `video` method's sampling, as qwen-vl-utils does it: `fps` frames a second, an even count (Qwen
+    merges frames in pairs) of at least 4 and at most `max_frames`, each within the pixel range."""
+
+    fps: float = 1.0
+    max_frames: int = 768
+    max_pixels: int = 360 * 420
+    min_pixels: int = 128 * 28 * 28
+
+    def times(self, duration: float, num_frames: int) -> list[float]:
+        wanted = round(duration * self.fps / 2) * 2
+        count = max(4, min(wanted, self.max_frames, num_frames - num_frames % 2))
+        return uniform_timestamps(duration, count)
 
 
 def _content(parts: list[Part], video: Video) -> tuple[list[dict], list]:
@@ -103,6 +120,32 @@ def single_turn(method: str, sample: Sample, video: Video, setting: FramesSettin
     )
 
 
+def native_video(sample: Sample, video: Video, setting: VideoSetting) -> Conversation:
+    """The question after the whole video as one video input (a `video` part: its frames and the rate they
+    were taken at, which sets the model's temporal positions); answer directly."""
+    times = setting.times(video.duration, video.num_frames)
+    frames = video.frames_at(times, min_pixels=setting.min_pixels, max_pixels=setting.max_pixels)
+    rate = len(times) / video.duration if video.duration > 0 else setting.fps
+    text = f"{sample.question.render()}\n\n{ANSWER_DIRECTLY}"
+    reply = yield [
+        {
+            "role": "user",
+            "content": [{"type": "video", "video": frames, "fps": rate}, {"type": "text", "text": text}],
+        }
+    ]
+    letter = read_letter(reply, sample.question.letters)
+    return _record(
+        sample,
+        [reply],
+        letter,
+        [{"time": t, "round": 0} for t in times],
+        1,
+        "answer" if letter else "unparsed",
+        _tokens(frames) // 2,  # two frames share each visual token (temporal patches of 2)
+        ["answer" if letter else "invalid: no option letter could be read"],
+    )
+
+
 def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
     """The multi-round episode of the config's mode: the model asks for frames, or zooms, until it answers
     or runs out of rounds."""
@@ -150,6 +193,7 @@ def _record(sample: Sample, replies, letter, frames, rounds, end, tokens, action
         visual_tokens=tokens,
         actions=list(actions),
         metrics={"acc": int(correct)},
+        duration_group=sample.duration_group,
     )
 
 

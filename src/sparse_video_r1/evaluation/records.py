@@ -40,6 +40,7 @@ class SampleRecord:
     failure: str | None = None  # an API or video failure: recorded, never scored as an answer
     visual_tokens: int = 0
     metrics: dict = field(default_factory=dict)  # {"acc": 0 or 1}; empty for failures
+    duration_group: str = ""  # the benchmark's duration bucket (Video-MME, LongVideoBench), for its scores
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

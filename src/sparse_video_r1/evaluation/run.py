@@ -44,6 +44,7 @@ def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample
                 type=info["type"],
                 video=info["video"],
                 seed=seed * 100_003 + i,
+                duration_group=info.get("duration_group", ""),
             )
         )
     return samples[:limit] if limit else samples
@@ -56,6 +57,11 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
         raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.backend not in BACKENDS:
         raise ValueError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
+    if config.method == "video" and config.backend == "openai":
+        raise ValueError(
+            "the video method feeds the model's native video input, which a chat-completions API does not "
+            "take as frames; use --backend vllm or hf, or --method whole_video (the frames as images)"
+        )
     config = replace(config, data=os.path.abspath(config.data), model=_absolute_model(config.model))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +130,10 @@ PINNED = (
     "temperature",
     "max_new_tokens",
     "episode",
+    "video_fps",
+    "video_max_frames",
+    "video_max_pixels",
+    "video_min_pixels",
 )
 
 
@@ -141,7 +151,10 @@ def _claim(out: Path, config: EvalConfig) -> None:
                 f"{path} is not a readable run settings file ({error}); delete it to start this run "
                 "afresh, or use another --out-dir"
             ) from None
-        changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+        defaults = asdict(EvalConfig(data="", method="", model="", out_dir=""))  # a knob newer than the run
+        changed = {
+            k: (before.get(k, defaults[k]), v) for k, v in settings.items() if before.get(k, defaults[k]) != v
+        }
         if changed:
             what = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
             raise ValueError(f"{out} holds a run made with other settings ({what}); use another --out-dir")

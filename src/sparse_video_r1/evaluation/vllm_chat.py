@@ -34,6 +34,15 @@ def to_vllm_messages(messages: list[dict]) -> list[dict]:
     return converted
 
 
+def _has_video(messages: list[dict]) -> bool:
+    return any(
+        part["type"] == "video"
+        for m in messages
+        if not isinstance(m["content"], str)
+        for part in m["content"]
+    )
+
+
 class VLLMChat:
     def __init__(
         self,
@@ -43,6 +52,7 @@ class VLLMChat:
         temperature: float = 0.0,
         seed: int = 0,
         max_images: int = 25,
+        max_videos: int = 0,
         max_pixels: int,
         min_pixels: int,
         max_context: int = 16384,
@@ -62,7 +72,7 @@ class VLLMChat:
         self.llm = LLM(
             model=str(model_path),
             max_model_len=max_context,
-            limit_mm_per_prompt={"image": max_images, "video": 0},
+            limit_mm_per_prompt={"image": max_images, "video": max_videos},
             mm_processor_kwargs={"max_pixels": max_pixels, "min_pixels": min_pixels},
             tensor_parallel_size=tensor_parallel_size,
             seed=seed,
@@ -107,7 +117,42 @@ class VLLMChat:
         self.llm.llm_engine.engine_core.shutdown()
 
     def _chat(self, conversations: list[list[dict]]) -> list[str]:
-        outputs = self.llm.chat(
-            [to_vllm_messages(messages) for messages in conversations], self.params, use_tqdm=False
-        )
+        if any(_has_video(messages) for messages in conversations):
+            # vLLM's chat takes videos only by URL; a rendered prompt takes our decoded frames.
+            prompts = [self._video_prompt(messages) for messages in conversations]
+            outputs = self.llm.generate(prompts, self.params, use_tqdm=False)
+        else:
+            messages = [to_vllm_messages(messages) for messages in conversations]
+            outputs = self.llm.chat(messages, self.params, use_tqdm=False)
         return [output.outputs[0].text for output in outputs]
+
+    def _video_prompt(self, messages: list[dict]) -> dict:
+        """The conversation rendered by the model's chat template, its videos (frames stacked, with the rate
+        they were taken at, which sets Qwen's temporal positions) and images as multimodal data."""
+        import numpy as np
+
+        videos, images, template = [], [], []
+        for message in messages:
+            content = message["content"]
+            if not isinstance(content, str):
+                for part in content:
+                    if part["type"] == "video":
+                        frames = np.stack([np.asarray(image.convert("RGB")) for image in part["video"]])
+                        count = len(frames)
+                        metadata = {
+                            "fps": part["fps"],
+                            "duration": count / part["fps"],
+                            "total_num_frames": count,
+                            "frames_indices": list(range(count)),
+                            "do_sample_frames": False,  # the frames are already the chosen ones
+                        }
+                        videos.append((frames, metadata))
+                    elif part["type"] == "image":
+                        images.append(part["image"])
+                content = [{"type": p["type"]} if p["type"] != "text" else p for p in content]
+            template.append({"role": message["role"], "content": content})
+        text = self.llm.get_tokenizer().apply_chat_template(
+            template, add_generation_prompt=True, tokenize=False
+        )
+        data = {"video": videos, "image": images}
+        return {"prompt": text, "multi_modal_data": {k: v for k, v in data.items() if v}}

@@ -41,6 +41,7 @@ class HFGenerator:
         self.device = torch.device(device)
         self.banned_token_ids = get_vision_placeholder_token_ids(self.processor)
         self.image_token_id = self.processor.image_token_id
+        self.video_token_id = self.processor.video_token_id
         self.stop_token_ids = self._stop_token_ids()
         self._lock = threading.Lock()
 
@@ -75,6 +76,7 @@ class HFGenerator:
         *,
         max_tokens: int,
         images: Sequence[Image.Image] = (),
+        video_inputs: dict[str, torch.Tensor] | None = None,  # the processor's video tensors
         temperature: float = 1.0,
         top_p: float = 1.0,
         top_k: int = -1,
@@ -82,7 +84,10 @@ class HFGenerator:
         seed: int | None = None,
     ) -> Generation:
         input_ids = torch.tensor([list(prompt_ids)], device=self.device)
-        vision = {k: v.to(self.device) for k, v in self.image_inputs(images, prompt_ids).items()}
+        vision = {
+            k: v.to(self.device)
+            for k, v in {**self.image_inputs(images, prompt_ids), **(video_inputs or {})}.items()
+        }
         greedy = temperature <= 0
         options: dict[str, Any] = {
             "max_new_tokens": max_tokens,
@@ -102,7 +107,8 @@ class HFGenerator:
             out = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=torch.ones_like(input_ids),
-                mm_token_type_ids=(input_ids == self.image_token_id).long(),
+                mm_token_type_ids=(input_ids == self.image_token_id).long()
+                + 2 * (input_ids == self.video_token_id),
                 **vision,
                 **options,
             )
@@ -122,6 +128,7 @@ class HFGenerator:
         continuation_ids: Sequence[int],
         *,
         images: Sequence[Image.Image] = (),
+        video_inputs: dict[str, torch.Tensor] | None = None,  # the processor's video tensors
         temperature: float = 1.0,
     ) -> list[float]:
         """Log-probs of `continuation_ids` after the prompt, in one forward pass (teacher forcing)."""
