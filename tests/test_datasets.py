@@ -315,3 +315,27 @@ def test_synthetic_videos_decode_to_what_was_rendered(tmp_path):
         (frame,) = video.frames_at([t])
         error = np.abs(np.asarray(frame).astype(int) - render(scene, math.floor(t * 10) / 10).astype(int))
         assert error.mean() < 6, t  # H.264 is lossy; a wrong frame would be far off
+
+
+def test_nextqa_writes_its_test_split_also_when_test_csv_is_the_only_one(nextqa_raw, tmp_path, capsys):
+    raw = _copy_raw(nextqa_raw, tmp_path)
+    text = (nextqa_raw / "nextqa" / "val.csv").read_text(encoding="utf-8")  # test.csv has val's columns
+    (raw / "nextqa" / "test.csv").write_text(text, encoding="utf-8")
+    assert _prepare(raw, tmp_path / "only") == 0
+    assert sorted(p.name for p in (tmp_path / "only").glob("*.parquet")) == ["test.parquet"]
+    test = pd.read_parquet(tmp_path / "only" / "test.parquet")
+    assert len(test) == 8 and set(test["extra_info"].map(lambda e: e["split"])) == {"test"}
+    skipped = pd.read_csv(tmp_path / "only" / "skipped.csv", dtype=str)
+    assert set(skipped["split"]) == {"test"} and skipped.iloc[0]["source"].startswith("test.csv:")
+    assert "| test | 8 | 2 | 4 |" in capsys.readouterr().out
+    for split in ("train", "val"):
+        (raw / "nextqa" / f"{split}.csv").write_text((nextqa_raw / "nextqa" / f"{split}.csv").read_text())
+    assert _prepare(raw, tmp_path / "all", "--samples", "5", "--test-samples", "3") == 0
+    sizes = {p.stem: len(pd.read_parquet(p)) for p in (tmp_path / "all").glob("*.parquet")}
+    assert sizes == {"train": 5, "val": 5, "test": 3}
+
+
+def test_nextqa_without_any_csv_names_the_three_it_looked_for(tmp_path, capsys):
+    assert _prepare(tmp_path, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert all(str(tmp_path / "nextqa" / f"{split}.csv") in err for split in ("train", "val", "test"))

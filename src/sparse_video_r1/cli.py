@@ -48,6 +48,22 @@ def _seconds_list(text: str) -> list[float]:
         ) from None
 
 
+# `svr1 prepare BENCHMARK`: its help and what its --raw-dir holds (the official release, unpacked)
+BENCHMARKS = {
+    "videomme": (
+        "Video-MME test from lmms-lab/Video-MME",
+        "holds videomme/test-*.parquet, data/<videoID>.mp4",
+    ),
+    "lvbench": ("LVBench from zai-org/LVBench", "holds video_info.meta.jsonl (or data/), videos/<key>.mp4"),
+    "mlvu": ("MLVU dev, its 7 multiple-choice tasks, from MLVU/MVLU", "holds MLVU/json/*.json, MLVU/video/"),
+    "longvideobench": (
+        "LongVideoBench val from longvideobench/LongVideoBench",
+        "holds lvb_val.json, videos/",
+    ),
+    "mvbench": ("MVBench's 20 tasks from OpenGVLab/MVBench", "holds json/<task>.json, video/<source>/"),
+}
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from sparse_video_r1.data import prepare
     from sparse_video_r1.data.splits import DatasetError
@@ -55,10 +71,16 @@ def _prepare(args: argparse.Namespace) -> int:
     try:
         if args.dataset == "nextqa":
             train, val = args.train_samples or args.samples, args.val_samples or args.samples
-            return prepare.prepare_nextqa(args.raw_dir, args.out_dir, train, val, args.seed)
+            return prepare.prepare_nextqa(
+                args.raw_dir, args.out_dir, train, val, args.seed, args.test_samples
+            )
         if args.dataset == "nextgqa":
             return prepare.prepare_nextgqa(
                 args.raw_dir, args.gqa_dir, args.out_dir, args.val_samples, args.seed
+            )
+        if args.dataset in BENCHMARKS:
+            return prepare.prepare_benchmark(
+                args.dataset, args.raw_dir, args.out_dir, args.samples, args.seed
             )
         return prepare.prepare_synthetic(args.out_dir, args.videos, args.seed, args.shuffle_options)
     except DatasetError as error:
@@ -90,6 +112,10 @@ def _eval(args: argparse.Namespace) -> int:
         api_max_wait=args.api_max_wait,
         run=args.run,
         episode=episode,
+        video_fps=args.video_fps,
+        video_max_frames=args.video_max_frames,
+        video_max_pixels=args.video_max_pixels,
+        video_min_pixels=args.video_min_pixels,
     )
     results = evaluate(config)
     summary = results["results"]
@@ -121,6 +147,24 @@ def _add_episode_options(parser: argparse.ArgumentParser, skip: Sequence[str] = 
             choices=list(get_args(get_type_hints(EpisodeConfig)[knob.name])) or None,
             help=f"{knob.metadata['help']} (default: {knob.default})",
         )
+
+
+def _add_video_options(parser: argparse.ArgumentParser) -> None:
+    """The video method's knobs, their defaults those of EvalConfig (the seed's Full Video row)."""
+    from sparse_video_r1.evaluation.config import EvalConfig
+
+    group = parser.add_argument_group(
+        "--method video (defaults: the seed's Full Video row, via qwen-vl-utils)"
+    )
+    for name, kind, help_text in (
+        ("video_fps", float, "frames a second"),
+        ("video_max_frames", int, "frames at most"),
+        ("video_max_pixels", int, "pixels a frame at most (360 x 420)"),
+        ("video_min_pixels", int, "pixels a frame at least (128 x 28 x 28)"),
+    ):
+        default = getattr(EvalConfig, name)
+        group.add_argument("--" + name.replace("_", "-"), type=kind, default=default, metavar="N",
+                           help=f"{help_text} (default: {default})")  # fmt: skip
 
 
 def _episode_overrides(args: argparse.Namespace) -> dict:
@@ -201,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nextqa.add_argument("--train-samples", type=int, help="N train questions (default: all)")
     nextqa.add_argument("--val-samples", type=int, help="N val questions (default: all)")
+    nextqa.add_argument("--test-samples", type=int, help="N test questions (default: all)")
     nextgqa = datasets.add_parser("nextgqa", help="NExT-GQA: NExT-QA val/test questions with evidence spans")
     nextgqa.add_argument("--raw-dir", required=True, help="the NExT-QA download (for NExTVideo/)")
     nextgqa.add_argument("--gqa-dir", required=True, help="holds {val,test}.csv and gsub_{val,test}.json")
@@ -214,7 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="shuffle each question's options (default: one fixed order per question type)",
     )
-    for sub in (nextqa, nextgqa, synthetic):
+    benchmarks = []
+    for name, (about, layout) in BENCHMARKS.items():
+        benchmark = datasets.add_parser(name, help=about)
+        benchmark.add_argument("--raw-dir", required=True, help=layout)
+        benchmark.add_argument("--samples", type=int, help="a seeded sample of N questions (default: all)")
+        benchmarks.append(benchmark)
+    for sub in (nextqa, nextgqa, synthetic, *benchmarks):
         sub.add_argument("--out-dir", required=True, help="where the parquet files, manifest and skips go")
         sub.add_argument(
             "--seed", type=int, default=0, help="sampling (and synthetic content) seed (default: 0)"
@@ -228,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--method",
         required=True,
-        choices=["uniform", "random", "whole_video", "agent", "zoom"],
-        help="agent: an episode that asks for frames; zoom: an overview, then zooms (LOVE-R1)",
+        choices=["uniform", "random", "whole_video", "video", "agent", "zoom"],
+        help="whole_video: frames at 1 fps as images; video: Qwen's native video input (the seed's Full "
+        "Video row); agent: an episode that asks for frames; zoom: an overview, then zooms (LOVE-R1)",
     )
     evaluation.add_argument(
         "--model", required=True, help="checkpoint path or name (an API model for --backend openai)"
@@ -255,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--frames", type=int, default=5, help="frames per question (the agent: its first frames) (default: 5)"
     )
     _add_episode_options(evaluation, skip=("first_frames", "mode"))  # --frames; --method agent or zoom
+    _add_video_options(evaluation)
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--seed", type=int, default=0, help="seed for random frames (default: 0)")
     evaluation.add_argument("--max-new-tokens", type=int, default=256)

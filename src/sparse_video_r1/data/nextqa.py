@@ -109,11 +109,11 @@ def _answer_index(answer: str, options: tuple[str, ...], answer_is_text: bool, w
 
 
 def nextqa_splits(raw_dir: Path) -> dict[str, list[Question]]:
-    """Every split whose CSV is in RAW/nextqa/."""
-    locate = video_locator(find_video_map(raw_dir, raw_dir / "nextqa"), raw_dir / "NExTVideo")
+    """Every split whose CSV is in RAW/nextqa/ (train, val, test: any one of them will do)."""
     csvs = {split: raw_dir / "nextqa" / f"{split}.csv" for split in SPLITS}
-    if not csvs["train"].is_file() and not csvs["val"].is_file():
-        raise DatasetError(f"no NExT-QA CSVs: expected {csvs['train']} and {csvs['val']}")
+    if not any(path.is_file() for path in csvs.values()):
+        raise DatasetError("no NExT-QA CSVs: expected " + ", ".join(str(p) for p in csvs.values()))
+    locate = video_locator(find_video_map(raw_dir, raw_dir / "nextqa"), raw_dir / "NExTVideo")
     return {split: read_questions(path, locate) for split, path in csvs.items() if path.is_file()}
 
 

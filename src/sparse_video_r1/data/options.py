@@ -19,9 +19,9 @@ from sparse_video_r1.agent.protocol import OPTION_LETTERS
 _OPTION = re.compile(r"^\s*(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[.):])\s*(.*)$")
 
 
-def split_options(text: str) -> tuple[str, tuple[str, ...]]:
+def split_options(text: str, max_options: int | None = len(OPTION_LETTERS)) -> tuple[str, tuple[str, ...]]:
     """(question, options) of a text whose options are lines "A. ...", "(B) ...", ...; ValueError when it
-    holds fewer than two, or more than the protocol's letters (A-E)."""
+    holds fewer than two, or more than `max_options` (the protocol's letters A-E; None: no limit)."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if (found := _letter(line)) is not None and found[0] == "A"]
     if not starts:
@@ -35,9 +35,16 @@ def split_options(text: str) -> tuple[str, tuple[str, ...]]:
         options.append(found[1].strip())
     if len(options) < 2:
         raise ValueError(f"only {len(options)} option line found; a question needs two or more")
-    if len(options) > len(OPTION_LETTERS):
-        raise ValueError(f"{len(options)} options; the reply protocol names at most {len(OPTION_LETTERS)}")
+    if max_options is not None and len(options) > max_options:
+        raise ValueError(f"{len(options)} options; the reply protocol names at most {max_options}")
     return "\n".join(lines[:first]).strip(), tuple(options)
+
+
+def strip_letter(option: str, letter: str) -> str:
+    """An option without its own letter in front: strip_letter("B. a red car", "B") == "a red car"; an
+    option that does not start with that letter is returned stripped of spaces only."""
+    found = _letter(option)
+    return (found[1] if found is not None and found[0] == letter else option).strip()
 
 
 def _letter(line: str) -> tuple[str, str] | None:

@@ -1,10 +1,12 @@
-"""`svr1 prepare nextqa | nextgqa | synthetic`: a raw download (or nothing) in, verl's parquet files out."""
+"""`svr1 prepare nextqa | nextgqa | synthetic | videomme | lvbench | mlvu | longvideobench | mvbench`: a raw
+download (or nothing) in, verl's parquet files out."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from sparse_video_r1.data import longvideobench, lvbench, mlvu, mvbench, videomme
 from sparse_video_r1.data.manifest import Manifest
 from sparse_video_r1.data.nextqa import nextgqa_splits, nextqa_splits
 from sparse_video_r1.data.splits import Question, summary_table, write_splits
@@ -29,12 +31,27 @@ def _write(
     return 0
 
 
+# benchmark -> its reader: SPLIT (the split it writes) and read(raw_dir) -> (questions, what was read)
+BENCHMARKS = {
+    "videomme": videomme,
+    "lvbench": lvbench,
+    "mlvu": mlvu,
+    "longvideobench": longvideobench,
+    "mvbench": mvbench,
+}
+
+
 def prepare_nextqa(
-    raw_dir: str, out_dir: str, train_samples: int | None, val_samples: int | None, seed: int
+    raw_dir: str,
+    out_dir: str,
+    train_samples: int | None,
+    val_samples: int | None,
+    seed: int,
+    test_samples: int | None = None,
 ) -> int:
     began = time.perf_counter()
     splits = nextqa_splits(Path(raw_dir))
-    samples = {"train": train_samples, "val": val_samples}
+    samples = {"train": train_samples, "val": val_samples, "test": test_samples}
     return _write(splits, Path(out_dir), "nextqa", samples, seed, began)
 
 
@@ -42,6 +59,15 @@ def prepare_nextgqa(raw_dir: str, gqa_dir: str, out_dir: str, val_samples: int |
     began = time.perf_counter()
     splits = nextgqa_splits(Path(raw_dir), Path(gqa_dir))
     return _write(splits, Path(out_dir), "nextgqa", {"val": val_samples}, seed, began)
+
+
+def prepare_benchmark(name: str, raw_dir: str, out_dir: str, samples: int | None, seed: int) -> int:
+    """One of BENCHMARKS from its official release, as OUT/<its split>.parquet."""
+    began = time.perf_counter()
+    reader = BENCHMARKS[name]
+    questions, what = reader.read(Path(raw_dir))
+    print(what)
+    return _write({reader.SPLIT: questions}, Path(out_dir), name, {reader.SPLIT: samples}, seed, began)
 
 
 def prepare_synthetic(out_dir: str, videos: int, seed: int, shuffle_options: bool = False) -> int:

@@ -41,6 +41,7 @@ class Question:
     source: str  # "file:line", for skips and errors
     spans: tuple[tuple[float, float], ...] = ()  # evidence intervals in seconds (NExT-GQA, synthetic)
     duration_group: str = ""  # the benchmark's own duration bucket, for its official scores (Video-MME, ...)
+    skip: str = ""  # why the row cannot be used, known as it is read (more options than letters, ...)
 
 
 def verl_row(question: Question, video: VideoEntry, split: str, index: int, data_source: str) -> dict:
@@ -95,7 +96,7 @@ def write_splits(
     import pandas as pd
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest.probe_all([q.video for qs in splits.values() for q in qs if q.video is not None])
+    manifest.probe_all([q.video for qs in splits.values() for q in qs if q.video is not None and not q.skip])
     reports, skipped = {}, []
     for split, questions in splits.items():
         good, first_seen = [], {}
@@ -136,6 +137,8 @@ def _unusable(question: Question, manifest: Manifest, first_seen: dict[tuple[str
     if key in first_seen:
         return f"duplicate of video {key[0]} question {key[1]} at {first_seen[key]}"
     first_seen[key] = question.source
+    if question.skip:
+        return question.skip
     empty = [OPTION_LETTERS[i] for i, option in enumerate(question.options) if not option.strip()]
     if empty:
         return f"option {', '.join(empty)} is empty"

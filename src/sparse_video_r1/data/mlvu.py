@@ -1,0 +1,59 @@
+"""MLVU's dev set (multiple choice) from its official release on the Hugging Face hub, MLVU/MVLU.
+
+The download, unpacked:
+
+    RAW/MLVU/json/1_plotQA.json          a JSON list per task:
+        [{"video": "movie101_66.mp4", "duration": 246.0, "question": "...",
+          "candidates": ["...", ...], "answer": "<the right candidate's text>", "question_type": "plotQA"},
+         ...]
+    RAW/MLVU/json/{2_needle,3_ego,4_count,5_order,6_anomaly_reco,7_topic_reasoning}.json
+    RAW/MLVU/video/1_plotQA/movie101_66.mp4
+
+Only the seven multiple-choice tasks are read: 8_sub_scene and 9_summary are open-ended (scored by a
+judge model), so they have no options to choose from. A task file that is absent is not read; the line
+returned says which were. `type` is the question type (else the task's name); the qid is
+"<task>_<index in its file>"; MLVU has no duration buckets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sparse_video_r1.data.release import question, read_json_list, text_index
+from sparse_video_r1.data.splits import DatasetError, Question
+
+SPLIT = "dev"
+TASKS = ("1_plotQA", "2_needle", "3_ego", "4_count", "5_order", "6_anomaly_reco", "7_topic_reasoning")
+
+
+def read(raw_dir: Path) -> tuple[list[Question], str]:
+    """Every question of the multiple-choice task files found, and a line saying which were."""
+    root = raw_dir / "MLVU"
+    found = [task for task in TASKS if (root / "json" / f"{task}.json").is_file()]
+    if not found:
+        raise DatasetError(
+            f"no MLVU questions: expected {root / 'json' / '1_plotQA.json'} and the other tasks"
+        )
+    questions = []
+    for task in found:
+        name = task.split("_", 1)[1]
+        for index, entry in enumerate(read_json_list(root / "json" / f"{task}.json")):
+            video = entry.get("video", str)
+            options = entry.strings("candidates")
+            questions.append(
+                question(
+                    entry,
+                    video_id=video,
+                    qid=f"{name}_{index}",
+                    text=entry.get("question", str),
+                    options=options,
+                    answer=text_index(entry, entry.get("answer", str), options),
+                    type=entry.get("question_type", str, default=name) or name,
+                    video=root / "video" / task / video,
+                )
+            )
+    missing = [task for task in TASKS if task not in found]
+    return questions, (
+        f"read {len(questions)} questions from {len(found)} of MLVU's {len(TASKS)} multiple-choice tasks in "
+        f"{root / 'json'}" + (f" (absent: {', '.join(missing)})" if missing else "")
+    )

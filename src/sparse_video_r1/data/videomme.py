@@ -1,0 +1,51 @@
+"""Video-MME (test split) from its official release on the Hugging Face hub, lmms-lab/Video-MME.
+
+The download, unpacked (the videos_chunked_*.zip archives unzip into data/):
+
+    RAW/videomme/test-00000-of-00001.parquet   one row per question:
+        video_id "001", duration "short"|"medium"|"long", domain, sub_category, url,
+        videoID "fFjv93ACGo8", question_id "001-1", task_type, question,
+        options ["A. text", "B. text", "C. text", "D. text"], answer "A".."D"
+    RAW/data/fFjv93ACGo8.mp4                   the video, named by its YouTube id
+
+Each question keeps its task type as `type` and its duration bucket as `duration_group`; the options lose
+their "A. " prefixes. Subtitles (subtitle.zip) are not read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sparse_video_r1.data.release import letter_index, question, read_parquet_rows, unlettered
+from sparse_video_r1.data.splits import DatasetError, Question
+
+SPLIT = "test"
+COLUMNS = ("videoID", "duration", "question_id", "task_type", "question", "options", "answer")
+
+
+def read(raw_dir: Path) -> tuple[list[Question], str]:
+    """Every question of RAW/videomme/test-*.parquet, and a line saying what was read."""
+    files = sorted((raw_dir / "videomme").glob("test-*.parquet"))
+    if not files:
+        raise DatasetError(
+            f"no Video-MME questions: expected {raw_dir / 'videomme' / 'test-00000-of-00001.parquet'}"
+        )
+    questions = []
+    for path in files:
+        for entry in read_parquet_rows(path, COLUMNS):
+            options = unlettered(entry.strings("options"))
+            video_id = entry.get("videoID", str)
+            questions.append(
+                question(
+                    entry,
+                    video_id=video_id,
+                    qid=entry.get("question_id", str),
+                    text=entry.get("question", str),
+                    options=options,
+                    answer=letter_index(entry, entry.get("answer", str), options),
+                    type=entry.get("task_type", str),
+                    duration_group=entry.get("duration", str),
+                    video=raw_dir / "data" / f"{video_id}.mp4",
+                )
+            )
+    return questions, f"read {len(questions)} questions from {', '.join(str(p) for p in files)}"

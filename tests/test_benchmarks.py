@@ -1,0 +1,164 @@
+"""`svr1 prepare videomme | lvbench | mlvu | longvideobench | mvbench` on small releases in their official
+layouts (tests/benchmark_fixtures.py): the rows, the skips, and errors that name the file and the place."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from benchmark_fixtures import MAKERS, Release, make_lvbench
+from sparse_video_r1.cli import main as svr1
+
+
+def _rows(out: Path, release: Release) -> dict[str, pd.Series]:
+    table = pd.read_parquet(out / f"{release.split}.parquet")
+    return {row["extra_info"]["qid"]: row for _, row in table.iterrows()}
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_a_release_becomes_rows_of_its_split_with_options_answers_types_and_skips(name, tmp_path, capsys):
+    release = MAKERS[name](tmp_path / "raw")
+    assert svr1(release.argv(tmp_path / "out")) == 0
+    rows = _rows(tmp_path / "out", release)
+    assert set(rows) == set(release.rows)
+    for qid, expected in release.rows.items():
+        row, info = rows[qid], rows[qid]["extra_info"]
+        assert row["data_source"] == name and info["split"] == release.split
+        assert info["video_id"] == expected.video_id and info["question"] == expected.question
+        assert tuple(info["options"]) == expected.options
+        assert row["reward_model"]["ground_truth"] == expected.answer
+        assert info["answer_index"] == "ABCDE".index(expected.answer)
+        assert info["type"] == expected.type and info["duration_group"] == expected.duration_group
+        assert Path(info["video"]).is_file() and info["num_frames"] > 0
+        assert f"{expected.question}\nA. {expected.options[0]}" in row["prompt"][0]["content"]
+    skipped = pd.read_csv(tmp_path / "out" / "skipped.csv", dtype=str).set_index("source")["reason"]
+    assert set(skipped.index) == set(release.skipped)
+    for source, reason in release.skipped.items():
+        assert skipped[source].startswith(reason), (source, skipped[source])
+    out = capsys.readouterr().out
+    assert out.startswith("read ") and f"| {release.split} | {len(release.rows)} |" in out
+
+
+@pytest.mark.parametrize("name", ["videomme", "mvbench"])
+def test_samples_are_seeded(name, tmp_path):
+    release = MAKERS[name](tmp_path / "raw")
+    digests = {}
+    for run, seed in (("a", "1"), ("b", "1")):
+        out = tmp_path / run
+        assert svr1(release.argv(out, "--samples", "1", "--seed", seed)) == 0
+        assert len(_rows(out, release)) == 1
+        digests[run] = hashlib.sha256((out / f"{release.split}.parquet").read_bytes()).hexdigest()
+    assert digests["a"] == digests["b"]
+
+
+def test_lvbench_reads_its_meta_file_from_the_repositorys_data_folder_too(tmp_path):
+    release = make_lvbench(tmp_path / "raw", in_data_folder=True)
+    assert release.file.parent.name == "data"
+    assert svr1(release.argv(tmp_path / "out")) == 0
+    assert set(_rows(tmp_path / "out", release)) == set(release.rows)
+
+
+def test_mlvu_and_mvbench_say_which_task_files_they_read(tmp_path, capsys):
+    for name in ("mlvu", "mvbench"):
+        assert svr1(MAKERS[name](tmp_path / name).argv(tmp_path / f"out-{name}")) == 0
+    out = capsys.readouterr().out
+    assert "from 2 of MLVU's 7 multiple-choice tasks" in out and "8_sub_scene" not in out
+    assert (
+        "from 3 of MVBench's 20 tasks" in out
+        and "action_antonym, object_existence, episodic_reasoning" in out
+    )
+
+
+def _change(path: Path, change) -> None:
+    """Apply `change` to the records of a release file (a JSON list, JSON Lines or parquet) in place."""
+    if path.suffix == ".parquet":
+        records = pq.read_table(path).to_pylist()
+        change(records)
+        pq.write_table(pa.Table.from_pylist(records), path)
+    elif path.suffix == ".jsonl":
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        change(records)
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    else:
+        records = json.loads(path.read_text())
+        change(records)
+        path.write_text(json.dumps(records))
+
+
+MALFORMED = [  # benchmark, a change to its questions file, what the error says after the file's name
+    ("videomme", lambda r: r[2].update(answer="F"), "row #2: answer 'F' is not a letter A-D"),
+    ("videomme", lambda r: [x.pop("task_type") for x in r], ": missing columns task_type"),
+    ("videomme", lambda r: r[1].update(options=None), "row #1: field 'options' is missing"),
+    ("lvbench", lambda r: r[0]["qa"][1].pop("answer"), "line 1, qa[1]: field 'answer' is missing"),
+    ("lvbench", lambda r: r[1].update(qa={"uid": 4}), "line 2: field 'qa' must be a list, not dict"),
+    (
+        "lvbench",
+        lambda r: r[0]["qa"][0].update(question="Which?"),
+        "line 1, qa[0]: field 'question' holds no",
+    ),
+    ("mlvu", lambda r: r[1].update(answer="a cat"), "entry #1: answer 'a cat' is none of the candidates"),
+    ("mlvu", lambda r: r[0].update(question=7), "entry #0: field 'question' must be a string, not int"),
+    (
+        "longvideobench",
+        lambda r: r[0].update(correct_choice="1"),
+        "entry #0: field 'correct_choice' must be an",
+    ),
+    (
+        "longvideobench",
+        lambda r: r[1].update(correct_choice=5),
+        "entry #1: field 'correct_choice' is 5, not an",
+    ),
+    ("longvideobench", lambda r: r[3].pop("video_path"), "entry #3: field 'video_path' is missing"),
+    ("mvbench", lambda r: r[0].update(candidates="yes, no"), "entry #0: field 'candidates' must be a list"),
+    ("mvbench", lambda r: r[1].update(answer="Lifting"), "entry #1: answer 'Lifting' is none of the"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "message"), MALFORMED)
+def test_a_malformed_release_file_names_the_file_the_place_and_the_field(
+    name, change, message, tmp_path, capsys
+):
+    release = MAKERS[name](tmp_path / "raw")
+    _change(release.file, change)
+    assert svr1(release.argv(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert f"error: {release.file}" in err and message in err, err
+
+
+@pytest.mark.parametrize(
+    ("name", "cut", "message"),
+    [
+        ("lvbench", "{not json\n", "line 4: not JSON"),
+        ("mlvu", "", ": not JSON"),
+        ("mvbench", "]", ": not JSON"),
+    ],
+)
+def test_a_file_that_is_not_json_names_the_file_and_the_line(name, cut, message, tmp_path, capsys):
+    release = MAKERS[name](tmp_path / "raw")
+    text = release.file.read_text()
+    release.file.write_text(text + cut if cut else text[:-3])
+    assert svr1(release.argv(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert f"error: {release.file}" in err and message in err, err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("videomme", "no Video-MME questions: expected"),
+        ("lvbench", "no LVBench questions: expected"),
+        ("mlvu", "no MLVU questions: expected"),
+        ("longvideobench", "no LongVideoBench questions: expected"),
+        ("mvbench", "no MVBench questions: expected"),
+    ],
+)
+def test_a_folder_without_the_release_says_what_was_expected(name, message, tmp_path, capsys):
+    argv = ["prepare", name, "--raw-dir", str(tmp_path), "--out-dir", str(tmp_path / "out")]
+    assert svr1(argv) == 2
+    assert message in capsys.readouterr().err
