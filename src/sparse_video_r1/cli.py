@@ -116,6 +116,7 @@ def _eval(args: argparse.Namespace) -> int:
         video_max_frames=args.video_max_frames,
         video_max_pixels=args.video_max_pixels,
         video_min_pixels=args.video_min_pixels,
+        shard=args.shard,
     )
     results = evaluate(config)
     summary = results["results"]
@@ -124,6 +125,22 @@ def _eval(args: argparse.Namespace) -> int:
         f"{summary['acc_all']:.1%} on all {summary['samples']} ({summary['failures']} failed: not scored; "
         f"{summary['unparsed']} unparsed: wrong); {summary['mean_frames']:.1f} frames and "
         f"{summary['mean_rounds']:.1f} rounds per question; files in {args.out_dir}"
+    )
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from sparse_video_r1.evaluation.shards import merge_shards
+
+    try:
+        results = merge_shards(args.out_dir)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = results["results"]
+    print(
+        f"merged {results['shards']['count']} shards into {args.out_dir}: accuracy {summary['acc']:.1%} on "
+        f"{summary['n']} answered questions ({summary['failures']} failed, {summary['unparsed']} unparsed)"
     )
     return 0
 
@@ -325,7 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest wait between API tries in seconds; a server asking for more is a failure (default: 60)",
     )
     evaluation.add_argument("--run", default="", help="name in reports (default: the out dir's name)")
+    evaluation.add_argument(
+        "--shard",
+        default="",
+        metavar="K/N",
+        help="answer questions K, K+N, ... into OUT/shard-K-of-N/, one GPU or node per shard; then `svr1 merge OUT`",
+    )
     evaluation.set_defaults(handler=_eval)
+
+    merge = commands.add_parser(
+        "merge", help="join the shards of `svr1 eval --shard K/N` into one run's files"
+    )
+    merge.add_argument("out_dir", metavar="OUT", help="the --out-dir the shards were given")
+    merge.set_defaults(handler=_merge)
 
     sft = commands.add_parser(
         "sft-data",

@@ -41,10 +41,32 @@ class EvalConfig:
     video_max_frames: int = 768
     video_max_pixels: int = 360 * 420
     video_min_pixels: int = 128 * 28 * 28
+    shard: str = (
+        ""  # "K/N": only questions K, K+N, K+2N, ... into OUT/shard-K-of-N/ (`svr1 merge OUT` joins them)
+    )
 
     @property
     def task(self) -> str:
         return Path(self.data).parent.name or "task"
+
+    @property
+    def shard_of(self) -> tuple[int, int]:
+        """(K, N) of the shard "K/N"; (0, 1) for a whole run."""
+        if not self.shard:
+            return 0, 1
+        try:
+            index, count = (int(part) for part in self.shard.split("/"))
+        except ValueError:
+            index, count = -1, 0
+        if not 0 <= index < count:
+            raise ValueError(f"shard {self.shard!r}: expected K/N with 0 <= K < N, like 0/4")
+        return index, count
+
+    @property
+    def run_dir(self) -> Path:
+        """Where this run writes: OUT, or OUT/shard-K-of-N/ for a shard."""
+        index, count = self.shard_of
+        return Path(self.out_dir) / f"shard-{index}-of-{count}" if self.shard else Path(self.out_dir)
 
 
 def episode_config(config: EvalConfig) -> EpisodeConfig:

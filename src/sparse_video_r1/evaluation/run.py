@@ -24,6 +24,7 @@ from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.evaluation import methods
 from sparse_video_r1.evaluation.backends import answer_samples
 from sparse_video_r1.evaluation.config import BACKENDS, EPISODE_METHODS, METHODS, EvalConfig, episode_config
+from sparse_video_r1.evaluation.official_scores import official_scores
 from sparse_video_r1.evaluation.records import read_samples, read_samples_text, summarize
 
 __all__ = ["EvalConfig", "evaluate", "load_samples"]
@@ -63,11 +64,12 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
             "take as frames; use --backend vllm or hf, or --method whole_video (the frames as images)"
         )
     config = replace(config, data=os.path.abspath(config.data), model=_absolute_model(config.model))
-    out = Path(config.out_dir)
+    out = config.run_dir
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / f"samples_{config.task}.jsonl"
-    _claim(out, config)
-    samples = load_samples(config.data, config.seed, config.limit)
+    claim(out, config)
+    index, count = config.shard_of
+    samples = load_samples(config.data, config.seed, config.limit)[index::count]
     _repair_last_line(samples_path)
     done = {
         record.doc_id for record in read_samples(samples_path) if record.failure is None
@@ -93,16 +95,24 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
     latest = {
         r.doc_id: r for r in read_samples(samples_path) if r.doc_id in wanted
     }  # a retry replaces its failure
-    records = list(latest.values())
+    wall_time = _previous_wall_time(out) + time.perf_counter() - began
+    return write_results(config, out, list(latest.values()), wall_time)
+
+
+def write_results(config: EvalConfig, out: Path, records: list, wall_time_s: float, **extra) -> dict:
+    """OUT/results.json: the scores (and the benchmark's official ones), wall time and pinned config."""
+    benchmark = _benchmark(config.data)
     results = {
         "task": config.task,
-        "run": config.run or out.name,
+        "benchmark": benchmark,
+        "run": config.run or Path(config.out_dir).name,
         "method": config.method,
         "model": config.model,
         "backend": config.backend,
         "frames": config.frames,
-        "results": summarize(records),
-        "wall_time_s": round(_previous_wall_time(out) + time.perf_counter() - began, 2),
+        "results": {**summarize(records), "official": official_scores(benchmark, records)},
+        "wall_time_s": round(wall_time_s, 2),
+        **extra,
         "date": datetime.now().isoformat(timespec="seconds"),
         "config": {
             **asdict(config),
@@ -113,8 +123,16 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
             else "the episode's instructions",
         },
     }
-    _write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
+
+
+def _benchmark(data: str) -> str:
+    """The prepared split's data source: the benchmark whose official scores apply (nextqa, videomme, ...)."""
+    import pyarrow.parquet as pq
+
+    sources = pq.read_table(data, columns=["data_source"]).column("data_source").unique().to_pylist()
+    return sources[0] if len(sources) == 1 else "mixed"
 
 
 # What a run folder's answers depend on: a rerun into the same folder must not change any of it.
@@ -134,10 +152,11 @@ PINNED = (
     "video_max_frames",
     "video_max_pixels",
     "video_min_pixels",
+    "shard",
 )
 
 
-def _claim(out: Path, config: EvalConfig) -> None:
+def claim(out: Path, config: EvalConfig) -> None:
     """Record the run's settings in RUN_DIR/run.json, or refuse to resume a run made with other ones."""
     path = out / "run.json"
     settings = {key: getattr(config, key) for key in PINNED}
@@ -159,10 +178,10 @@ def _claim(out: Path, config: EvalConfig) -> None:
             what = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
             raise ValueError(f"{out} holds a run made with other settings ({what}); use another --out-dir")
         return
-    _write_atomically(path, json.dumps(settings, indent=2) + "\n")
+    write_atomically(path, json.dumps(settings, indent=2) + "\n")
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
