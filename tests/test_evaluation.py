@@ -207,7 +207,7 @@ REPO = Path(__file__).resolve().parents[1]
     [
         ("qwen_uniform_frames", "uniform"),
         ("qwen_random_frames", "random"),
-        ("qwen_whole_video", "whole_video"),
+        ("qwen_whole_video", "video"),
         ("agent", "agent"),
         ("api_frames", "uniform"),
         ("api_agent", "agent"),
