@@ -169,11 +169,45 @@ ensure_flash_attn() {
     did+=("built flash-attn $FLASH_ATTN_VERSION")
 }
 
+LMMS_EVAL_VERSION=0.7.3
+
+# lmms-eval (for `lmms-eval --model svr1`) pins av<16 and wandb==0.25, and its latex2sympy2 pins antlr4 4.7,
+# which hydra-core and omegaconf cannot use: a plain install would change our stack. So it goes in with
+# --no-deps, then its other requirements with every installed package pinned (scripts/lmms_eval_deps.py), so
+# pip fails rather than change one. The exception is filelock, moved to <4: its evaluator imports
+# filelock._api, which filelock 4 removed. The test suite runs it, so dev installs it too.
+ensure_lmms_eval() {
+    case ",$extras," in *,lmms,* | *,dev,*) ;; *) return ;; esac
+    local stamp="$venv/.svr1-lmms-eval" want work left_out
+    want="lmms-eval==$LMMS_EVAL_VERSION $(sha256sum "$repo/scripts/lmms_eval_deps.py" | cut -c1-16)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" "$repo/scripts/lmms_eval_deps.py" --check "$LMMS_EVAL_VERSION"; then
+        say "lmms-eval $LMMS_EVAL_VERSION is installed beside our stack"
+        return
+    fi
+    say "installing lmms-eval $LMMS_EVAL_VERSION beside our stack (~30 s, ~0.5 GB): --no-deps, then its requirements"
+    say "with every installed package pinned, but filelock moved to <4 (its evaluator imports filelock._api)"
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' RETURN
+    "$venv/bin/python" -m pip install --quiet --progress-bar off --no-deps "lmms-eval==$LMMS_EVAL_VERSION"
+    left_out="$("$venv/bin/python" "$repo/scripts/lmms_eval_deps.py" "$work")"
+    say "left out of its requirements, as they would change our stack: $left_out"
+    if ! "$venv/bin/python" -m pip install --progress-bar off -r "$work/requirements.txt" -c "$work/constraints.txt" >"$work/pip.log" 2>&1 \
+        || ! HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 "$venv/bin/python" -c 'import lmms_eval.evaluator' >>"$work/pip.log" 2>&1 \
+        || ! HF_HUB_OFFLINE=1 "$venv/bin/lmms-eval" --help >>"$work/pip.log" 2>&1; then
+        tail -n 20 "$work/pip.log" >&2
+        say "ERROR: installing lmms-eval $LMMS_EVAL_VERSION beside our stack failed (pip's log above)"
+        exit 1
+    fi
+    echo "$want" >"$stamp"
+    did+=("installed lmms-eval $LMMS_EVAL_VERSION")
+}
+
 ensure_ffmpeg
 ensure_venv
 ensure_package
 ensure_vllm_build
 ensure_flash_attn
+ensure_lmms_eval
 
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md
@@ -190,6 +224,11 @@ try:
 except Exception as error:  # a missing FFmpeg shows up here as an OSError/RuntimeError
     decoder = f"PyAV only (torchcodec unavailable: {type(error).__name__})"
 print(f"[setup] cuda available: {torch.cuda.is_available()}; video decoding: {decoder}")
+try:
+    lmms = f"lmms-eval {md.version('lmms-eval')} (--model svr1), filelock {md.version('filelock')}"
+except md.PackageNotFoundError:
+    lmms = "not installed (SVR1_EXTRAS=dev or lmms installs it)"
+print(f"[setup] lmms-eval: {lmms}")
 PY
 if [ ${#did[@]} -eq 0 ]; then
     say "nothing to do; done in $((SECONDS - start)) s"

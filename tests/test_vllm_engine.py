@@ -131,7 +131,9 @@ def test_the_video_method_feeds_vllm_and_transformers_the_same_video(engine, val
     records = {b: read_samples(tmp_path / b / f"samples_{val.parent.name}.jsonl") for b in runs}
     for a, b in zip(records["vllm"], records["hf"], strict=True):
         assert (a.frames, a.visual_tokens, a.resps) == (b.frames, b.visual_tokens, b.resps)
-        assert len(a.frames) == 10 and a.visual_tokens == 5 * 12  # 10 s at 1 fps: 5 frame pairs of 4 x 3 tokens
+        assert (
+            len(a.frames) == 10 and a.visual_tokens == 5 * 12
+        )  # 10 s at 1 fps: 5 frame pairs of 4 x 3 tokens
     assert runs["vllm"]["config"]["video_fps"] == 1.0 and runs["vllm"]["config"]["video_max_pixels"] == 12544
 
     frames = [Image.new("RGB", (112, 112), colour) for colour in ("red", "green", "blue", "white")]
