@@ -12,6 +12,7 @@ from benchmark_fixtures import MAKERS
 from sparse_video_r1.cli import main as svr1
 from sparse_video_r1.evaluation.official_scores import official_scores
 from sparse_video_r1.evaluation.records import SampleRecord, read_samples
+from sparse_video_r1.evaluation.report import load_runs, table_rows
 
 OFFICIAL_KEYS = {
     "videomme": {"overall", "by_duration"},
@@ -53,6 +54,14 @@ def test_each_benchmark_evaluates_with_its_official_scores(name, prepared, tiny_
     assert sum(g["n"] for g in groups.values()) >= len(records)  # an LVBench question may count in two types
     if name in ("videomme", "longvideobench"):
         assert set(groups) == {r.duration_group for r in records} and "" not in groups
+    # The report's table shows the benchmark's headline and its groups.
+    header, (row,) = table_rows(load_runs([tmp_path / "run"]))
+    headline = {"mlvu": "M-Avg", "mvbench": "average"}.get(name)
+    if headline:
+        assert row[header.index(f"{headline} (%)")] == f"{100 * official[headline]:.1f}"
+    assert [f"{g} (%)" for g in groups] == header[
+        header.index("unparsed") - len(groups) : header.index("unparsed")
+    ]
 
 
 def _record(kind: str, correct: bool, group: str = "", failure: str | None = None) -> SampleRecord:

@@ -143,21 +143,42 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
-    """The comparison table as text cells; the C/T/D columns appear when any run has NExT-QA groups."""
-    groups = [g for g in GROUPS if any(g in run.scores.get("by_group", {}) for run in runs)]
-    parts = ("by_group", groups)
-    if not groups:  # another benchmark: its own question types, when there are few enough to read
-        types = sorted({t for run in runs for t in run.scores.get("by_type", {})})
-        parts = ("by_type", types if len(types) <= MAX_TYPE_COLUMNS else [])
+    """The comparison table as text cells. Group columns: NExT-QA's C/T/D when any run has them, else the
+    benchmark's official groups (Video-MME's durations, ...) when every run has the same few, else the
+    question types when there are few; and the benchmark's headline (MLVU's M-Avg, ...) when it has one."""
+    groups, columns = _group_columns(runs)
+    headlines = sorted({key for run in runs for key in _official(run) if key in HEADLINES})
     header = ["run", "method", "model", "backend", "frames", "mean frames", "mean rounds"]
-    header += ["acc (%)", "95% CI"]
-    header += [f"{g} (%)" for g in parts[1]] + ["unparsed", "failures", "samples", "wall time (s)"]
-    return header, [_row(run, *parts) for run in runs]
+    header += ["acc (%)", "95% CI"] + [f"{h} (%)" for h in headlines]
+    header += [f"{c} (%)" for c in columns] + ["unparsed", "failures", "samples", "wall time (s)"]
+    return header, [_row(run, groups(run), columns, headlines) for run in runs]
 
 
-def _row(run: Run, part: str, columns: list[str]) -> list[str]:
+HEADLINES = ("M-Avg", "average")  # MLVU's mean over task types, MVBench's over tasks
+
+
+def _official(run: Run) -> dict:
+    return run.scores.get("official") or {}
+
+
+def _group_columns(runs: list[Run]):
+    """(a run's groups, the columns to show): see table_rows."""
+    nextqa = [g for g in GROUPS if any(g in run.scores.get("by_group", {}) for run in runs)]
+    if nextqa:
+        return (lambda run: run.scores.get("by_group", {})), nextqa
+
+    def official(run: Run) -> dict:
+        return next((v for k, v in sorted(_official(run).items()) if k.startswith("by_")), {})
+
+    keys = {tuple(official(run)) for run in runs}
+    if len(keys) == 1 and 0 < len(shared := keys.pop()) <= MAX_TYPE_COLUMNS:
+        return official, list(shared)
+    types = sorted({t for run in runs for t in run.scores.get("by_type", {})})
+    return (lambda run: run.scores.get("by_type", {})), types if len(types) <= MAX_TYPE_COLUMNS else []
+
+
+def _row(run: Run, groups: dict, columns: list[str], headlines: list[str]) -> list[str]:
     info, scores = run.info, run.scores
-    by_part = scores.get(part, {})
     interval = scores.get("acc_ci95")
     model = info.get("model")
     return [
@@ -170,7 +191,8 @@ def _row(run: Run, part: str, columns: list[str]) -> list[str]:
         _number(scores.get("mean_rounds"), "{:.2f}"),
         _percent(scores.get("acc")),
         f"{_percent(interval[0])} to {_percent(interval[1])}" if interval else NONE,
-        *(_percent(by_part.get(c, {}).get("acc")) for c in columns),
+        *(_percent(_official(run).get(h)) for h in headlines),
+        *(_percent(groups.get(c, {}).get("acc")) for c in columns),
         _number(scores.get("unparsed"), "{}"),
         _number(scores.get("failures"), "{}"),
         _number(scores.get("samples"), "{}"),
