@@ -120,7 +120,6 @@ def test_a_resumed_vllm_run_keeps_what_it_wrote_and_finishes_the_rest(engine, va
 def test_the_video_method_feeds_vllm_and_transformers_the_same_video(engine, val, tiny_model_dir, tmp_path):
     """Qwen's native video input: the same frames, the same number of video tokens (two frames to a token,
     the grid from the frames' size) under vLLM and transformers, and the same records."""
-    from sparse_video_r1.evaluation.hf_chat import HFChat
 
     video_pixels = {"video_max_pixels": PIXELS["max_pixels"], "video_min_pixels": PIXELS["min_pixels"]}
     runs = {}
@@ -136,28 +135,45 @@ def test_the_video_method_feeds_vllm_and_transformers_the_same_video(engine, val
         )  # 10 s at 1 fps: 5 frame pairs of 4 x 3 tokens
     assert runs["vllm"]["config"]["video_fps"] == 1.0 and runs["vllm"]["config"]["video_max_pixels"] == 12544
 
+
+def test_vllm_gives_a_video_the_temporal_positions_of_its_frame_rate(engine, tiny_model_dir):
+    """Qwen places a video's frames in time by the rate they were taken at (second_per_grid_ts). vLLM must get
+    the rate we give (it drops metadata passed beside the frames, and the processor then assumes 24 fps): its
+    log-probs for a video prompt match transformers' at the true rate, and transformers' at 24 fps differ."""
+    from vllm import SamplingParams
+
+    from sparse_video_r1.evaluation.hf_chat import HFChat
+
     frames = [Image.new("RGB", (112, 112), colour) for colour in ("red", "green", "blue", "white")]
-    messages = [{"role": "user", "content": [{"type": "video", "video": frames, "fps": 2.0},
-                                             {"type": "text", "text": "What colour comes last?"}]}]  # fmt: skip
-    (output,) = engine.llm.generate([engine._video_prompt(messages)], engine.params, use_tqdm=False)
-    hf = HFChat(tiny_model_dir, max_new_tokens=NEW_TOKENS)
-    text = hf.generator.processor.apply_chat_template(
-        [
-            {
-                "role": "user",
-                "content": [{"type": "video"}, {"type": "text", "text": "What colour comes last?"}],
-            }
-        ],
+    question = {"type": "text", "text": "What colour comes last?"}
+    messages = [{"role": "user", "content": [{"type": "video", "video": frames, "fps": 2.0}, question]}]
+    (output,) = engine.llm.generate(
+        [engine._video_prompt(messages)],
+        SamplingParams(max_tokens=1, temperature=0, logprobs=0),
+        use_tqdm=False,
+    )
+    token = output.outputs[0].token_ids[0]
+    vllm_log_prob = output.outputs[0].logprobs[0][token].logprob
+
+    generator = HFChat(tiny_model_dir).generator
+    text = generator.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "video"}, question]}],
         add_generation_prompt=True,
         tokenize=False,
     )
-    hf_inputs = hf.generator.processor(text=[text], return_tensors="pt", **_video_kwargs(messages))
-    assert list(output.prompt_token_ids) == hf_inputs["input_ids"][0].tolist()  # 2 x 16 video tokens
-    assert hf_inputs["second_per_grid_ts"].tolist() == [1.0]  # 2 frames a grid step at 2 fps
-    assert output.outputs[0].text == hf(messages)
+    hf = {}
+    for fps in (2.0, 24.0):
+        inputs = generator.processor(text=[text], return_tensors="pt", **_video_kwargs(messages, fps))
+        assert list(output.prompt_token_ids) == inputs["input_ids"][0].tolist()  # 2 x 16 video tokens
+        videos = {k: inputs[k] for k in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")}
+        generation = generator.generate(inputs["input_ids"][0].tolist(), max_tokens=1, video_inputs=videos,
+                                        temperature=0)  # fmt: skip
+        assert generation.token_ids == [token]
+        hf[fps] = generation.log_probs[0]
+    assert abs(vllm_log_prob - hf[2.0]) < 1e-4 < abs(hf[24.0] - hf[2.0])
 
 
-def _video_kwargs(messages):
+def _video_kwargs(messages, fps):
     from sparse_video_r1.evaluation.hf_chat import _video_kwargs as kwargs
 
-    return kwargs([p for m in messages for p in m["content"] if p["type"] == "video"])
+    return kwargs([{**p, "fps": fps} for m in messages for p in m["content"] if p["type"] == "video"])

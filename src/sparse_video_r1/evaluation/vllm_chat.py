@@ -127,26 +127,27 @@ class VLLMChat:
         return [output.outputs[0].text for output in outputs]
 
     def _video_prompt(self, messages: list[dict]) -> dict:
-        """The conversation rendered by the model's chat template, its videos (frames stacked, with the rate
-        they were taken at, which sets Qwen's temporal positions) and images as multimodal data."""
+        """The conversation rendered by the model's chat template, its videos (frames stacked) and images as
+        multimodal data, and each video's metadata for the processor: the rate its frames were taken at sets
+        Qwen's temporal positions. (vLLM drops metadata given beside the frames for Qwen2.5-VL, and the
+        processor then assumes 24 fps; given as the processor's `video_metadata` it arrives.)"""
         import numpy as np
 
-        videos, images, template = [], [], []
+        videos, metadata, images, template = [], [], [], []
         for message in messages:
             content = message["content"]
             if not isinstance(content, str):
                 for part in content:
                     if part["type"] == "video":
-                        frames = np.stack([np.asarray(image.convert("RGB")) for image in part["video"]])
-                        count = len(frames)
-                        metadata = {
-                            "fps": part["fps"],
-                            "duration": count / part["fps"],
-                            "total_num_frames": count,
-                            "frames_indices": list(range(count)),
-                            "do_sample_frames": False,  # the frames are already the chosen ones
-                        }
-                        videos.append((frames, metadata))
+                        videos.append(np.stack([np.asarray(image.convert("RGB")) for image in part["video"]]))
+                        count = len(part["video"])
+                        metadata.append(
+                            {
+                                "fps": part["fps"],
+                                "total_num_frames": count,
+                                "frames_indices": list(range(count)),
+                            }
+                        )
                     elif part["type"] == "image":
                         images.append(part["image"])
                 content = [{"type": p["type"]} if p["type"] != "text" else p for p in content]
@@ -155,4 +156,9 @@ class VLLMChat:
             template, add_generation_prompt=True, tokenize=False
         )
         data = {"video": videos, "image": images}
-        return {"prompt": text, "multi_modal_data": {k: v for k, v in data.items() if v}}
+        processor = {"video_metadata": metadata, "do_sample_frames": False} if videos else {}
+        return {
+            "prompt": text,
+            "multi_modal_data": {k: v for k, v in data.items() if v},
+            "mm_processor_kwargs": processor,
+        }
