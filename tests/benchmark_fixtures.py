@@ -68,7 +68,8 @@ def make_videomme(root: Path) -> Release:
 
     raw = root / "Video-MME"
     video(raw / "data" / "fFjv93ACGo8.mp4")
-    video(raw / "data" / "Kx9_p1mLq0A.mp4", 20)
+    mp4 = video(raw / "data" / "Kx9_p1mLq0A.mp4", 20)
+    mp4.rename(mp4.with_suffix(".mkv"))  # a few of the release's videos are .mkv (or .MP4)
     broken(raw / "data" / "brokenVid01.mp4")  # missingVid1 has no file
     records = [  # video_id, duration, videoID, question_id, task_type, question, answer
         ("001", "short", "fFjv93ACGo8", "001-1", "Counting Problem", "How many apples?", "C"),
@@ -209,13 +210,15 @@ def make_longvideobench(root: Path) -> Release:
 
 
 def make_mvbench(root: Path) -> Release:
-    """Three of the 20 tasks: action_antonym (one broken video), object_existence (one missing video, one
-    question with 6 candidates) and episodic_reasoning (a folder of frames: skipped)."""
+    """Four of the 20 tasks: action_antonym (one broken video), object_existence (one missing video, one
+    question with 6 candidates), episodic_reasoning (a folder of frames: skipped) and action_sequence, whose
+    video is in the re-cut folder later uploads use (star/Charades_segment)."""
     raw = root / "MVBench"
     video(raw / "video" / "ssv2_video" / "166583.mp4")
     video(raw / "video" / "clevrer" / "video_validation" / "video_10000.mp4", 12)
     broken(raw / "video" / "ssv2_video" / "74225.mp4")
     (raw / "video" / "tvqa" / "frames_fps3_hq" / "s01e02_seg02_clip_00").mkdir(parents=True)
+    video(raw / "video" / "star" / "Charades_segment" / "ZS9XR_11.1_19.6.mp4")
 
     def entry(name: str, question: str, candidates: list[str], answer: str, **extra) -> dict:
         return {"video": name, "question": question, "candidates": candidates, "answer": answer, **extra}
@@ -235,7 +238,12 @@ def make_mvbench(root: Path) -> Release:
         entry("s01e02_seg02_clip_00", "Why is Sheldon upset?", ["he lost", "he won", "he is tired"],
               "he lost", start=1.0, end=5.0),
     ])  # fmt: skip
+    _json(raw / "json" / "action_sequence.json", [
+        entry("ZS9XR_11.1_19.6.mp4", "What did the person do first?", ["Sat down", "Stood up"], "Stood up"),
+    ])  # fmt: skip
     rows = {
+        "action_sequence_0": Row("ZS9XR_11.1_19.6.mp4", "What did the person do first?", ("Sat down", "Stood up"),
+                                 "B", "action_sequence"),
         "action_antonym_0": Row("166583.mp4", "What is the action performed by the person in the video?",
                                 ("Pushing something", "Pulling something", "Not sure"), "B",
                                 "action_antonym"),

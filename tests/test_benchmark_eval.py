@@ -17,9 +17,9 @@ from sparse_video_r1.evaluation.report import load_runs, table_rows
 OFFICIAL_KEYS = {
     "videomme": {"overall", "by_duration"},
     "lvbench": {"overall", "by_question_type"},
-    "mlvu": {"M-Avg", "by_task"},
+    "mlvu": {"M-Avg", "tasks", "by_task"},
     "longvideobench": {"overall", "by_duration_group"},
-    "mvbench": {"average", "by_task"},
+    "mvbench": {"average", "tasks", "by_task"},
 }
 
 
@@ -78,7 +78,7 @@ def test_official_aggregations_follow_each_benchmarks_rules():
         _record("plotQA", True),
         _record("needle", False),
     ]
-    assert official_scores("mlvu", records)["M-Avg"] == 0.5
+    assert official_scores("mlvu", records)["M-Avg"] == 0.5 and official_scores("mlvu", records)["tasks"] == 2
     assert official_scores("mvbench", records)["average"] == 0.5
     # Video-MME per duration bucket, in the benchmark's order; failures are not scored.
     records = [_record("t", True, "long"), _record("t", False, "short"), _record("t", True, "medium"),
@@ -97,7 +97,9 @@ def test_official_aggregations_follow_each_benchmarks_rules():
     assert official_scores("synthetic", records) == {}
 
 
-def test_a_sharded_run_merges_into_the_files_and_scores_of_one_run(prepared, tiny_model_dir, tmp_path):
+def test_a_sharded_run_merges_into_the_files_and_scores_of_one_run(
+    prepared, tiny_model_dir, tmp_path, capsys
+):
     from sparse_video_r1.evaluation.shards import merge_shards
 
     split = prepared["videomme"]  # three questions
@@ -114,6 +116,12 @@ def test_a_sharded_run_merges_into_the_files_and_scores_of_one_run(prepared, tin
     assert json.loads((tmp_path / "sharded" / "run.json").read_text()) == json.loads(
         (tmp_path / "whole" / "run.json").read_text()
     )
+    # A shard is refused another --limit than it was made with, and a shard that is not K/N is an error.
+    argv = ["eval", "--data", str(split), "--method", "uniform", "--model", str(tiny_model_dir),
+            "--out-dir", str(tmp_path / "sharded"), "--frames", "2", "--max-new-tokens", "4"]  # fmt: skip
+    assert svr1([*argv, "--shard", "0/2", "--limit", "2"]) == 2
+    assert svr1([*argv, "--shard", "2/2"]) == 2
+    assert "other settings (limit: None -> 2)" in capsys.readouterr().err
     # The merged folder is a finished run: the unsharded command resumes it with nothing left to do.
     again = _eval(split, tiny_model_dir, tmp_path / "sharded")
     assert again["results"] == whole["results"]

@@ -70,8 +70,8 @@ def test_mlvu_and_mvbench_say_which_task_files_they_read(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "from 2 of MLVU's 7 multiple-choice tasks" in out and "8_sub_scene" not in out
     assert (
-        "from 3 of MVBench's 20 tasks" in out
-        and "action_antonym, object_existence, episodic_reasoning" in out
+        "from 4 of MVBench's 20 tasks" in out
+        and "action_sequence, action_antonym, object_existence, episodic_reasoning" in out
     )
 
 
@@ -162,3 +162,26 @@ def test_a_folder_without_the_release_says_what_was_expected(name, message, tmp_
     argv = ["prepare", name, "--raw-dir", str(tmp_path), "--out-dir", str(tmp_path / "out")]
     assert svr1(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_options_inside_a_text_are_the_last_block_of_lettered_lines():
+    from sparse_video_r1.data.options import split_options, strip_instructions
+
+    videomme = ("Select the best answer to the following multiple-choice question based on the video. Respond "
+                "with only the letter (A, B, C, or D) of the correct option.\nWhat is the man doing?\nA. running\n"
+                "B. eating\nC. sleeping\nD. reading\nThe best answer is:")  # fmt: skip
+    question, options = split_options(videomme)
+    assert options == ("running", "eating", "sleeping", "reading")
+    assert strip_instructions(question) == "What is the man doing?"
+    question, options = split_options(
+        "Question:What moves?\nOption:\n(A) cat\n(B) dog\nOnly give the best option."
+    )
+    assert (strip_instructions(question), options) == ("What moves?", ("cat", "dog"))
+    # A transcript's speaker lines before the question are not its options; nor is one lettered line.
+    subtitles = "Subtitles:\nA: hello there\nB: hi\nWhich greeting comes first?\nA) hello\nB) hi\nC) bye"
+    assert split_options(subtitles)[1] == ("hello", "hi", "bye")
+    assert split_options("Given:\nA) one thing\nWhat next?\n(A) x\n(B) y")[1] == ("x", "y")
+    with pytest.raises(ValueError, match="no option lines"):
+        split_options("What is shown?")
+    with pytest.raises(ValueError, match="at most 5"):
+        split_options("Pick one.\n" + "\n".join(f"{letter}. {letter.lower()}" for letter in "ABCDEF"))

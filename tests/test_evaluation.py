@@ -336,3 +336,22 @@ def test_the_same_data_named_relatively_or_absolutely_is_the_same_run(val, tmp_p
         relative = Path(val.parent.name) / val.name
         assert _run(relative, tmp_path / "run", "uniform", "gpt-4o", **options)["results"]["samples"] == 1
     assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == str(val.absolute())
+
+
+def test_the_video_method_picks_the_frames_qwen_vl_utils_picks():
+    """The seed's Full Video row fed videos through qwen-vl-utils: the same count (fps x duration, at least 4,
+    at most max_frames and the video's frames, even) and the same frames (first to last, evenly)."""
+    import numpy as np
+    from qwen_vl_utils.vision_process import smart_nframes
+
+    from sparse_video_r1.evaluation.methods import VideoSetting
+    from sparse_video_r1.video import FrameGrid
+
+    for rate in (24, 29.97, 30):
+        for tenths in range(5, 3000, 37):
+            frames = max(1, round(tenths / 10 * rate))
+            for most in (768, 33):
+                count = smart_nframes({"fps": 1.0, "max_frames": most}, total_frames=frames, video_fps=rate)
+                grid = FrameGrid(frames / rate, rate, frames)
+                ours = [grid.frame_at(t) for t in VideoSetting(max_frames=most).times(grid)]
+                assert ours == np.linspace(0, frames - 1, count).round().astype(int).tolist(), (tenths, rate)

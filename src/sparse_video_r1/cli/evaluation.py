@@ -38,13 +38,17 @@ def _eval(args: argparse.Namespace) -> int:
         video_min_pixels=args.video_min_pixels,
         shard=args.shard,
     )
-    results = evaluate(config)
+    try:
+        results = evaluate(config)
+    except ValueError as error:  # settings that cannot run: say why, without a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     summary = results["results"]
     print(
         f"{results['run']}: accuracy {summary['acc']:.1%} on the {summary['n']} answered questions, "
         f"{summary['acc_all']:.1%} on all {summary['samples']} ({summary['failures']} failed: not scored; "
         f"{summary['unparsed']} unparsed: wrong); {summary['mean_frames']:.1f} frames and "
-        f"{summary['mean_rounds']:.1f} rounds per question; files in {args.out_dir}"
+        f"{summary['mean_rounds']:.1f} rounds per question; files in {config.run_dir}"
     )
     return 0
 

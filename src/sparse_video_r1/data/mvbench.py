@@ -8,21 +8,23 @@ The download, unpacked (each video/*.zip into video/):
     RAW/video/star/Charades_v1_480/ZS9XR.mp4    under the folder MVBench's own table gives each task
     RAW/video/tvqa/frames_fps3_hq/<item>/       episodic_reasoning: a folder of frames per item
 
-A task whose JSON is absent is not read; the line returned says which were found. Episodic reasoning items
-are folders of frames, not video files: they are listed in skipped.csv. The whole video is used: the
-"start"/"end" some tasks give (a clip of a longer video) are not applied. `type` is the task's name.
+A task whose JSON is absent is not read; the line returned says which were found. A video is looked for in
+its task's folder, then in the re-cut or re-encoded folders later uploads use (`RECUT`, `data0613/`).
+Episodic reasoning items are folders of frames unless a re-cut video of them is there: such items are
+listed in skipped.csv. A video is used whole: the "start"/"end" some tasks give (the clip of a longer
+video that the re-cut folders hold) are not applied. `type` is the task's name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import question, read_json_list, text_index
+from sparse_video_r1.data.release import first_existing, question, read_json_list, text_index
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "test"
 CHARADES, CLEVRER, PERCEPTION = "star/Charades_v1_480", "clevrer/video_validation", "perception/videos"
-TASKS = {  # task -> folder of its videos under RAW/video/
+TASKS = {  # task -> the folder its videos are in under RAW/video/, as MVBench's own evaluation table gives it
     "action_sequence": CHARADES,
     "action_prediction": CHARADES,
     "action_antonym": "ssv2_video",
@@ -44,8 +46,24 @@ TASKS = {  # task -> folder of its videos under RAW/video/
     "episodic_reasoning": "tvqa/frames_fps3_hq",
     "counterfactual_inference": CLEVRER,
 }
-FRAME_FOLDERS = {"episodic_reasoning"}
-FRAMES_SKIP = "a folder of frames, not a video file"
+# Later uploads ship some sources re-cut to the question's clip or re-encoded, in other folders (the ones
+# lmms-eval reads), and clevrer and star also under data0613/: each is tried after the original.
+RECUT = {
+    CHARADES: ["star/Charades_segment"],
+    "sta/sta_video": ["sta/sta_video_segment"],
+    "tvqa/frames_fps3_hq": ["tvqa/video_fps3_hq_segment"],
+    "nturgbd": ["nturgbd_convert"],
+    "ssv2_video": ["ssv2_video_mp4"],
+}
+FRAME_FOLDERS = {"tvqa/frames_fps3_hq"}  # its items are folders of frames, not video files
+FRAMES_SKIP = "a folder of frames, not a video file (and no video of it under tvqa/video_fps3_hq_segment)"
+
+
+def folders(task: str) -> list[str]:
+    """The folders under RAW/video/ where a task's videos may be, in the order they are tried."""
+    original = TASKS[task]
+    mirrored = [f"data0613/{original}"] if original in (CHARADES, CLEVRER) else []
+    return [original, *RECUT.get(original, []), *mirrored]
 
 
 def read(raw_dir: Path) -> tuple[list[Question], str]:
@@ -67,8 +85,8 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
                     options=options,
                     answer=text_index(entry, entry.get("answer", str), options),
                     type=task,
-                    video=raw_dir / "video" / TASKS[task] / video,
-                    skip=FRAMES_SKIP if task in FRAME_FOLDERS else "",
+                    video=(path := first_existing([raw_dir / "video" / f / video for f in folders(task)])),
+                    skip=FRAMES_SKIP if TASKS[task] in FRAME_FOLDERS and not path.is_file() else "",
                 )
             )
     absent = [task for task in TASKS if task not in found]

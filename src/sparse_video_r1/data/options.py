@@ -26,18 +26,43 @@ def split_options(text: str, max_options: int | None = len(OPTION_LETTERS)) -> t
     starts = [i for i, line in enumerate(lines) if (found := _letter(line)) is not None and found[0] == "A"]
     if not starts:
         raise ValueError("no option lines 'A. ...' or '(A) ...' found")
-    first = starts[0]
-    options = []
-    for line in lines[first:]:
-        found = _letter(line)
-        if found is None or found[0] != chr(ord("A") + len(options)):
-            break
-        options.append(found[1].strip())
+    runs = [(start, _run(lines[start:])) for start in starts]
+    # The last run of two or more: lines such as "A: hello" in a transcript before the question are not it.
+    first, options = next(((i, o) for i, o in reversed(runs) if len(o) >= 2), runs[-1])
     if len(options) < 2:
         raise ValueError(f"only {len(options)} option line found; a question needs two or more")
     if max_options is not None and len(options) > max_options:
         raise ValueError(f"{len(options)} options; the reply protocol names at most {max_options}")
     return "\n".join(lines[:first]).strip(), tuple(options)
+
+
+def _run(lines: list[str]) -> list[str]:
+    """The options of the lines A, B, C, ... in order from the first line."""
+    options = []
+    for line in lines:
+        found = _letter(line)
+        if found is None or found[0] != chr(ord("A") + len(options)):
+            break
+        options.append(found[1].strip())
+    return options
+
+
+# Lines of a benchmark's prompt that instruct rather than ask (lmms-eval's Video-MME, MVBench, ... prompts).
+INSTRUCTIONS = re.compile(
+    r"^(select the best answer|respond with only|carefully watch|answer with|answer the question with|"
+    r"only give the best option|the best answer is|best option:|options?:\s*$)",
+    re.IGNORECASE,
+)
+
+
+def strip_instructions(question: str) -> str:
+    """A prompt's question without the task's own instructions and "Question:" label, which would contradict
+    the episode's reply format ("Respond with only the letter" against `<answer>X</answer>`)."""
+    lines = [
+        re.sub(r"^question:\s*", "", line.strip(), flags=re.IGNORECASE) for line in question.splitlines()
+    ]
+    kept = [line for line in lines if line and not INSTRUCTIONS.match(line)]
+    return "\n".join(kept) or question.strip()
 
 
 def strip_letter(option: str, letter: str) -> str:

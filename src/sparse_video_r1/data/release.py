@@ -132,6 +132,12 @@ def text_index(entry: Entry, answer: str, options: tuple[str, ...]) -> int:
     return options.index(answer)
 
 
+def first_existing(candidates: list[Path]) -> Path:
+    """The first candidate file that exists (a release that names or places its videos in more than one
+    way), else the first, which skipped.csv then reports as missing."""
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
 def question(entry: Entry, *, options: tuple[str, ...], skip: str = "", **fields) -> Question:
     """The Question of a record; more options than the reply protocol's letters is a skip, not an error."""
     if len(options) > len(OPTION_LETTERS):

@@ -6,7 +6,7 @@ The download, unpacked (the videos_chunked_*.zip archives unzip into data/):
         video_id "001", duration "short"|"medium"|"long", domain, sub_category, url,
         videoID "fFjv93ACGo8", question_id "001-1", task_type, question,
         options ["A. text", "B. text", "C. text", "D. text"], answer "A".."D"
-    RAW/data/fFjv93ACGo8.mp4                   the video, named by its YouTube id
+    RAW/data/fFjv93ACGo8.mp4                   the video, named by its YouTube id (a few are .MP4 or .mkv)
 
 Each question keeps its task type as `type` and its duration bucket as `duration_group`; the options lose
 their "A. " prefixes. Subtitles (subtitle.zip) are not read.
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import letter_index, question, read_parquet_rows, unlettered
+from sparse_video_r1.data.release import first_existing, letter_index, question, read_parquet_rows, unlettered
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "test"
+EXTENSIONS = ("mp4", "MP4", "mkv")
 COLUMNS = ("videoID", "duration", "question_id", "task_type", "question", "options", "answer")
 
 
@@ -45,7 +46,7 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
                     answer=letter_index(entry, entry.get("answer", str), options),
                     type=entry.get("task_type", str),
                     duration_group=entry.get("duration", str),
-                    video=raw_dir / "data" / f"{video_id}.mp4",
+                    video=first_existing([raw_dir / "data" / f"{video_id}.{ext}" for ext in EXTENSIONS]),
                 )
             )
     return questions, f"read {len(questions)} questions from {', '.join(str(p) for p in files)}"

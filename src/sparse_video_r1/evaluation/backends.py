@@ -123,6 +123,8 @@ def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.J
     def fail(error: Exception) -> SampleRecord | None:
         if isinstance(error, VideoError):
             return methods.failed(sample, f"video error: {error.cause}")
+        if isinstance(error, methods.ContextFull):  # a single-turn prompt longer than the model's context
+            return methods.failed(sample, f"context full: {error}")
         if isinstance(error, failures):
             return methods.failed(sample, f"api failure: {error}")
         return None

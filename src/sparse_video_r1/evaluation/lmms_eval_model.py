@@ -5,10 +5,11 @@
 
 lmms-eval finds the model through the entry point `lmms_eval.models` (pyproject.toml): `manifest`.
 Each request becomes a `methods.Sample`: the video from the task's `doc_to_visual`, the question and options
-split from the task's prompt (data/options.py; the text before the options, a task's pre-prompt included,
-is the question). All requests run through `backends.answer_samples` together, as `svr1 eval` runs them
-(vllm advances them in batches), and each gets back only its answer letter, or "" when the episode gave
-none. The episode has its own reply cap and rounds, so the task's `max_new_tokens` and `until` are not used.
+split from the task's prompt (data/options.py: the text before the options, without the task's own
+instructions such as "Respond with only the letter", which would contradict the episode's reply format).
+All requests run through `backends.answer_samples` together, as `svr1 eval` runs them (vllm advances them in
+batches), and each gets back only its answer letter, or "" when the episode gave none. The episode has its
+own reply cap and rounds, so the task's `max_new_tokens` and `until` are not used.
 
 model_args: pretrained, mode (frames | zoom), backend (vllm | hf), any `svr1 eval` setting (frames,
 max_new_tokens, concurrency, seed, temperature, tensor_parallel_size, ...), any EpisodeConfig field
@@ -25,7 +26,7 @@ from loguru import logger
 from tqdm import tqdm
 
 from sparse_video_r1.agent.episode import EpisodeConfig, Question
-from sparse_video_r1.data.options import split_options
+from sparse_video_r1.data.options import split_options, strip_instructions
 from sparse_video_r1.evaluation.backends import answer_samples, make_chat
 from sparse_video_r1.evaluation.config import EPISODE_METHODS, EvalConfig
 from sparse_video_r1.evaluation.methods import Sample
@@ -102,7 +103,7 @@ class SparseVideoR1(lmms):
         video = doc_to_visual(self.task_dict[task][split][doc_id])[0]
         return Sample(
             doc_id=str(doc_id),
-            question=Question(text, options),
+            question=Question(strip_instructions(text), options),
             target="",  # unknown here: lmms-eval's process_results scores the letter
             type=task,
             video=str(video),

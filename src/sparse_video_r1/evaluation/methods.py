@@ -21,7 +21,13 @@ from sparse_video_r1.agent.frames import decode_frames
 from sparse_video_r1.agent.modes import make_episode
 from sparse_video_r1.evaluation.answer_letter import read_letter
 from sparse_video_r1.evaluation.records import SampleRecord
-from sparse_video_r1.video import FrameGrid, Video, random_timestamps, uniform_timestamps
+from sparse_video_r1.video import (
+    FrameGrid,
+    Video,
+    first_to_last_timestamps,
+    random_timestamps,
+    uniform_timestamps,
+)
 
 Conversation = Generator[
     list[dict], str, "SampleRecord"
@@ -56,18 +62,19 @@ class FramesSetting:
 
 @dataclass(frozen=True)
 class VideoSetting:
-    """The `video` method's sampling, as qwen-vl-utils does it: `fps` frames a second, an even count (Qwen
-    merges frames in pairs) of at least 4 and at most `max_frames`, each within the pixel range."""
+    """The `video` method's sampling, as qwen-vl-utils does it: `fps` frames a second, at least 4, at most
+    `max_frames` and the video's frames, rounded down to an even count (Qwen merges frames in pairs), spread
+    from the first frame to the last, each within the pixel range."""
 
     fps: float = 1.0
     max_frames: int = 768
     max_pixels: int = 360 * 420
     min_pixels: int = 128 * 28 * 28
 
-    def times(self, duration: float, num_frames: int) -> list[float]:
-        wanted = round(duration * self.fps / 2) * 2
-        count = max(4, min(wanted, self.max_frames, num_frames - num_frames % 2))
-        return uniform_timestamps(duration, count)
+    def times(self, grid: FrameGrid) -> list[float]:
+        most = min(self.max_frames // 2 * 2, grid.num_frames)
+        count = max(2, math.floor(min(max(grid.duration * self.fps, 4), most) / 2) * 2)
+        return first_to_last_timestamps(grid, count)
 
 
 def _content(parts: list[Part], video: Video) -> tuple[list[dict], list]:
@@ -123,7 +130,7 @@ def single_turn(method: str, sample: Sample, video: Video, setting: FramesSettin
 def native_video(sample: Sample, video: Video, setting: VideoSetting) -> Conversation:
     """The question after the whole video as one video input (a `video` part: its frames and the rate they
     were taken at, which sets the model's temporal positions); answer directly."""
-    times = setting.times(video.duration, video.num_frames)
+    times = setting.times(FrameGrid(video.duration, video.fps, video.num_frames))
     frames = video.frames_at(times, min_pixels=setting.min_pixels, max_pixels=setting.max_pixels)
     rate = len(times) / video.duration if video.duration > 0 else setting.fps
     text = f"{sample.question.render()}\n\n{ANSWER_DIRECTLY}"

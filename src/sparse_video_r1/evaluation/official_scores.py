@@ -3,9 +3,9 @@
 | benchmark | official aggregation |
 | --- | --- |
 | videomme | accuracy per duration bucket (short, medium, long) and overall |
-| mlvu | M-Avg: the mean of the multiple-choice task types' accuracies |
+| mlvu | M-Avg: the mean of the multiple-choice task types' accuracies (over the `tasks` present: 7) |
 | longvideobench | accuracy per duration group (15, 60, 600, 3600 s) and overall |
-| mvbench | accuracy per task and their mean |
+| mvbench | accuracy per task and their mean (over the `tasks` present: 20 when every video is there) |
 | lvbench | overall, and per question type (a question of several types counts in each) |
 | nextqa, nextgqa | accuracy per group: causal (C), temporal (T), descriptive (D) |
 
@@ -53,7 +53,7 @@ def _videomme(records: list[SampleRecord]) -> dict:
 
 def _mlvu(records: list[SampleRecord]) -> dict:
     tasks = _by(records, lambda r: [r.type])
-    return {"M-Avg": _mean_of(tasks), "by_task": tasks}
+    return {"M-Avg": _mean_of(tasks), "tasks": len(tasks), "by_task": tasks}
 
 
 def _longvideobench(records: list[SampleRecord]) -> dict:
@@ -62,7 +62,7 @@ def _longvideobench(records: list[SampleRecord]) -> dict:
 
 def _mvbench(records: list[SampleRecord]) -> dict:
     tasks = _by(records, lambda r: [r.type])
-    return {"average": _mean_of(tasks), "by_task": tasks}
+    return {"average": _mean_of(tasks), "tasks": len(tasks), "by_task": tasks}
 
 
 def _lvbench(records: list[SampleRecord]) -> dict:

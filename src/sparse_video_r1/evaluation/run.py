@@ -58,6 +58,12 @@ def evaluate(config: EvalConfig, chat=None) -> dict:
         raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.backend not in BACKENDS:
         raise ValueError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
+    for low, high in (
+        (config.min_pixels, config.max_pixels),
+        (config.video_min_pixels, config.video_max_pixels),
+    ):
+        if low > high:
+            raise ValueError(f"a pixel range from {low} to {high}: the minimum must not exceed the maximum")
     if config.method == "video" and config.backend == "openai":
         raise ValueError(
             "the video method feeds the model's native video input, which a chat-completions API does not "
@@ -160,6 +166,8 @@ def claim(out: Path, config: EvalConfig) -> None:
     """Record the run's settings in RUN_DIR/run.json, or refuse to resume a run made with other ones."""
     path = out / "run.json"
     settings = {key: getattr(config, key) for key in PINNED}
+    if config.shard:  # a shard's questions depend on the run's --limit too (a whole run may extend its limit)
+        settings["limit"] = config.limit
     if path.exists():
         try:
             before = json.loads(path.read_text(encoding="utf-8"))

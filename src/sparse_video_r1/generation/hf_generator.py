@@ -128,7 +128,6 @@ class HFGenerator:
         continuation_ids: Sequence[int],
         *,
         images: Sequence[Image.Image] = (),
-        video_inputs: dict[str, torch.Tensor] | None = None,  # the processor's video tensors
         temperature: float = 1.0,
     ) -> list[float]:
         """Log-probs of `continuation_ids` after the prompt, in one forward pass (teacher forcing)."""

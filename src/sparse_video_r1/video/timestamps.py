@@ -59,6 +59,16 @@ def overview_timestamps(duration: float, fps: float = 2.0, max_frames: int = 768
     return uniform_timestamps(duration, max(1, min(max_frames, math.ceil(duration * fps))))
 
 
+def first_to_last_timestamps(grid: FrameGrid, count: int) -> list[float]:
+    """The times of `count` frames spread evenly from the first frame to the last (frame indices
+    round(linspace(0, frames - 1, count))), as qwen-vl-utils picks a video's frames; each time is the middle
+    of its frame's interval, so `grid.frame_at` gives that frame back."""
+    _check_count(count)
+    last = grid.num_frames - 1
+    indices = [round(k * last / (count - 1)) if count > 1 else 0 for k in range(count)]
+    return [round(min(grid.duration, (i + 0.5) / grid.fps), 3) for i in indices]
+
+
 def clip_timestamps(start: float, end: float, count: int) -> list[float]:
     """`count` times spread uniformly over the interval [start, end] (a LOVE-R1 zoom)."""
     if end < start:
