@@ -9,34 +9,19 @@ from sparse_video_r1.cli.options import add_episode_options, add_video_options, 
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     from sparse_video_r1.evaluation.run import EvalConfig, evaluate
 
     episode = episode_overrides(args)
+    settings = {
+        knob.name: getattr(args, knob.name) for knob in fields(EvalConfig) if hasattr(args, knob.name)
+    }
     config = EvalConfig(
-        data=args.data,
-        method=args.method,
-        model=args.model,
-        out_dir=args.out_dir,
-        backend=args.backend,
-        frames=args.frames,
+        **settings,  # every flag named after a setting: --out-dir, --video-fps, --shard, ...
         max_pixels=episode.pop("max_pixels", EvalConfig.max_pixels),
         min_pixels=episode.pop("min_pixels", EvalConfig.min_pixels),
-        limit=args.limit,
-        seed=args.seed,
-        max_new_tokens=args.max_new_tokens,
-        device=args.device,
-        concurrency=args.concurrency,
-        tensor_parallel_size=args.tensor_parallel_size,
-        base_url=args.base_url,
-        api_attempts=args.api_attempts,
-        api_max_wait=args.api_max_wait,
-        run=args.run,
         episode=episode,
-        video_fps=args.video_fps,
-        video_max_frames=args.video_max_frames,
-        video_max_pixels=args.video_max_pixels,
-        video_min_pixels=args.video_min_pixels,
-        shard=args.shard,
     )
     try:
         results = evaluate(config)

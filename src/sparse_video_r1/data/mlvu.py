@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import question, read_json_list, text_index
+from sparse_video_r1.data.release import candidate_fields, question, read_json_list
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "dev"
@@ -38,18 +38,14 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
     for task in found:
         name = task.split("_", 1)[1]
         for index, entry in enumerate(read_json_list(root / "json" / f"{task}.json")):
-            video = entry.get("video", str)
-            options = entry.strings("candidates")
+            fields = candidate_fields(entry)
             questions.append(
                 question(
                     entry,
-                    video_id=video,
+                    **fields,
                     qid=f"{name}_{index}",
-                    text=entry.get("question", str),
-                    options=options,
-                    answer=text_index(entry, entry.get("answer", str), options),
                     type=entry.get("question_type", str, default=name) or name,
-                    video=root / "video" / task / video,
+                    video=root / "video" / task / fields["video_id"],
                 )
             )
     missing = [task for task in TASKS if task not in found]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import first_existing, question, read_json_list, text_index
+from sparse_video_r1.data.release import candidate_fields, first_existing, question, read_json_list
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "test"
@@ -74,19 +74,19 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
     questions = []
     for task in found:
         for index, entry in enumerate(read_json_list(raw_dir / "json" / f"{task}.json")):
-            video = entry.get("video", str)
-            options = entry.strings("candidates")
+            fields = candidate_fields(entry)
+            path = first_existing(
+                [raw_dir / "video" / folder / fields["video_id"] for folder in folders(task)]
+            )
+            frames_only = TASKS[task] in FRAME_FOLDERS and not path.is_file()
             questions.append(
                 question(
                     entry,
-                    video_id=video,
+                    **fields,
                     qid=f"{task}_{index}",
-                    text=entry.get("question", str),
-                    options=options,
-                    answer=text_index(entry, entry.get("answer", str), options),
                     type=task,
-                    video=(path := first_existing([raw_dir / "video" / f / video for f in folders(task)])),
-                    skip=FRAMES_SKIP if TASKS[task] in FRAME_FOLDERS and not path.is_file() else "",
+                    video=path,
+                    skip=FRAMES_SKIP if frames_only else "",
                 )
             )
     absent = [task for task in TASKS if task not in found]

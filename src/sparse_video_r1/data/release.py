@@ -132,6 +132,18 @@ def text_index(entry: Entry, answer: str, options: tuple[str, ...]) -> int:
     return options.index(answer)
 
 
+def candidate_fields(entry: Entry) -> dict:
+    """The Question fields of a record naming its video file, question, candidates and the right candidate's
+    text (MLVU, MVBench): video_id, text, options, answer."""
+    options = entry.strings("candidates")
+    return {
+        "video_id": entry.get("video", str),
+        "text": entry.get("question", str),
+        "options": options,
+        "answer": text_index(entry, entry.get("answer", str), options),
+    }
+
+
 def first_existing(candidates: list[Path]) -> Path:
     """The first candidate file that exists (a release that names or places its videos in more than one
     way), else the first, which skipped.csv then reports as missing."""

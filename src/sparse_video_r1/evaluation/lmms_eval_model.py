@@ -29,7 +29,7 @@ from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.data.options import split_options, strip_instructions
 from sparse_video_r1.evaluation.backends import answer_samples, make_chat
 from sparse_video_r1.evaluation.config import EPISODE_METHODS, EvalConfig
-from sparse_video_r1.evaluation.methods import Sample
+from sparse_video_r1.evaluation.methods import Sample, sample_seed
 
 METHOD_OF_MODE = {mode: method for method, mode in EPISODE_METHODS.items()}  # frames -> agent, zoom -> zoom
 _NOT_SETTINGS = {"data", "method", "model", "out_dir", "episode", "limit", "run", "shard"}
@@ -107,7 +107,7 @@ class SparseVideoR1(lmms):
             target="",  # unknown here: lmms-eval's process_results scores the letter
             type=task,
             video=str(video),
-            seed=self.config.seed * 100_003 + int(doc_id),  # as `svr1 eval` seeds the row doc_id
+            seed=sample_seed(self.config.seed, int(doc_id)),  # as `svr1 eval` seeds the row doc_id
         )
 
     def generate_until(self, requests) -> list[str]:

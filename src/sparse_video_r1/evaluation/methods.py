@@ -47,8 +47,13 @@ class Sample:
     target: str
     type: str
     video: str
-    seed: int  # per sample, so random frames do not depend on the order samples run in
+    seed: int  # per sample (`sample_seed`), so random frames do not depend on the order samples run in
     duration_group: str = ""
+
+
+def sample_seed(run_seed: int, index: int) -> int:
+    """The seed of the run's `index`-th question: the same whichever shard, batch or plugin answers it."""
+    return run_seed * 100_003 + index
 
 
 @dataclass(frozen=True)
@@ -114,17 +119,7 @@ def single_turn(method: str, sample: Sample, video: Video, setting: FramesSettin
     parts.append(ANSWER_DIRECTLY)
     content, images = _content(parts, video)
     reply = yield [{"role": "user", "content": content}]
-    letter = read_letter(reply, sample.question.letters)
-    return _record(
-        sample,
-        [reply],
-        letter,
-        [{"time": t, "round": 0} for t in times],
-        1,
-        "answer" if letter else "unparsed",
-        _tokens(images),
-        ["answer" if letter else "invalid: no option letter could be read"],
-    )
+    return _direct_answer(sample, reply, times, _tokens(images))
 
 
 def native_video(sample: Sample, video: Video, setting: VideoSetting) -> Conversation:
@@ -140,17 +135,7 @@ def native_video(sample: Sample, video: Video, setting: VideoSetting) -> Convers
             "content": [{"type": "video", "video": frames, "fps": rate}, {"type": "text", "text": text}],
         }
     ]
-    letter = read_letter(reply, sample.question.letters)
-    return _record(
-        sample,
-        [reply],
-        letter,
-        [{"time": t, "round": 0} for t in times],
-        1,
-        "answer" if letter else "unparsed",
-        _tokens(frames) // 2,  # two frames share each visual token (temporal patches of 2)
-        ["answer" if letter else "invalid: no option letter could be read"],
-    )
+    return _direct_answer(sample, reply, times, _tokens(frames) // 2)  # two frames to a visual token
 
 
 def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
@@ -179,6 +164,14 @@ def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
         sample, replies, record.answer, record.frames, record.rounds, record.end or "", tokens, record.actions
     )
     return replace(done, zooms=list(record.zooms))
+
+
+def _direct_answer(sample: Sample, reply: str, times: list[float], tokens: int) -> SampleRecord:
+    """The record of a one-turn answer, its letter read by `read_letter` (never guessed)."""
+    letter = read_letter(reply, sample.question.letters)
+    frames = [{"time": t, "round": 0} for t in times]
+    action = "answer" if letter else "invalid: no option letter could be read"
+    return _record(sample, [reply], letter, frames, 1, "answer" if letter else "unparsed", tokens, [action])
 
 
 def _record(sample: Sample, replies, letter, frames, rounds, end, tokens, actions=()) -> SampleRecord:

@@ -44,7 +44,7 @@ def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample
                 target=row["reward_model"]["ground_truth"],
                 type=info["type"],
                 video=info["video"],
-                seed=seed * 100_003 + i,
+                seed=methods.sample_seed(seed, i),
                 duration_group=info.get("duration_group", ""),
             )
         )
