@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +12,10 @@ import pytest
 
 from chat_server import ChatServer
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, Question
-from sparse_video_r1.agent.oracle import NoEvidence, evidence_seen, oracle_reply, scan_grid
+from sparse_video_r1.agent.evidence import inside
+from sparse_video_r1.agent.oracle import ORACLE, POLICIES, NoEvidence, evidence_seen, oracle_reply, scan_grid
 from sparse_video_r1.agent.protocol import Answer, FrameRequest, parse_reply
+from sparse_video_r1.data.synthetic import THINKING
 from sparse_video_r1.training.sft_data import IMAGE, Mix, teacher_rewriter, write_sft_data
 from sparse_video_r1.video import FrameGrid
 
@@ -20,11 +24,11 @@ GRID = FrameGrid.of(10.0, 10)
 BRIEF = EpisodeConfig(wording="brief", max_pixels=12544, min_pixels=3136)
 
 
-def _play(span: tuple[float, float], config: EpisodeConfig | None = None, guess=None) -> Episode:
+def _play(span, config: EpisodeConfig | None = None, rng=None, policy=ORACLE) -> Episode:
     episode = Episode(QUESTION, GRID, config or EpisodeConfig())
     episode.opening()
     while not episode.done:
-        episode.step(oracle_reply(episode, [span], answer=2, guess=guess))
+        episode.step(oracle_reply(episode, [span], answer=2, rng=rng, policy=policy))
     return episode
 
 
@@ -55,10 +59,50 @@ def test_evidence_at_the_very_end_is_found_by_the_last_request():
 
 def test_without_evidence_on_the_last_reply_the_oracle_guesses_or_gives_up():
     one_round = EpisodeConfig(max_rounds=1)
-    episode = _play((4.1, 4.7), one_round, guess=random.Random(0))
+    episode = _play((4.1, 4.7), one_round, rng=random.Random(0))
     assert episode.record.end == "answer" and episode.record.actions == ["answer"]
     with pytest.raises(NoEvidence):
         _play((4.1, 4.7), one_round)
+
+
+def test_the_impatient_player_may_answer_before_the_evidence_and_says_it_guesses():
+    impatient = replace(POLICIES["impatient"], guess_early=1.0)
+    record = _play((4.1, 4.7), rng=random.Random(0), policy=impatient).record
+    assert record.actions == ["answer"] and len(record.frames) == 5  # the opening missed it; no request
+    episode = Episode(QUESTION, GRID)
+    episode.opening()
+    reply = oracle_reply(episode, [(4.1, 4.7)], 2, THINKING["colour"], random.Random(0), impatient)
+    assert reply.startswith("<think>No colour flash yet. I answer now without having seen it, so I guess.")
+    # Once the evidence is on screen it answers right, as the oracle does.
+    assert _play((2.8, 3.4), rng=random.Random(0), policy=impatient).record.answer == "C"
+
+
+def test_the_over_scanning_player_looks_again_after_seeing_the_evidence_then_answers_right():
+    overscan = replace(POLICIES["overscan"], look_again=1.0)
+    record = _play((2.8, 3.4), rng=random.Random(0), policy=overscan).record  # seen in the opening
+    assert record.actions == ["frames"] * 4 + ["answer"] and record.answer == "C"
+    episode = Episode(QUESTION, GRID)
+    episode.opening()
+    reply = oracle_reply(episode, [(2.8, 3.4)], 2, THINKING["colour"], random.Random(0), overscan)
+    assert reply.startswith(
+        "<think>The screen flashes blue. I look at more frames to be sure.</think><frames>"
+    )
+
+
+def test_the_random_player_asks_for_unseen_random_times_and_answers_once_it_sees_the_evidence():
+    for seed in range(5):
+        episode = _play((4.1, 4.7), rng=random.Random(seed), policy=POLICIES["random"])
+        frames = [GRID.frame_at(f["time"]) for f in episode.record.frames]
+        assert len(frames) == len(set(frames)) and all(0 <= f["time"] <= 10 for f in episode.record.frames)
+        assert episode.record.end == "answer"
+    assert scan_grid(episode) != sorted(f["time"] for f in episode.record.frames if f["round"])
+
+
+def test_a_policy_that_draws_needs_an_rng():
+    episode = Episode(QUESTION, GRID)
+    episode.opening()
+    with pytest.raises(ValueError, match="rng"):
+        oracle_reply(episode, [(4.1, 4.7)], 2, policy=POLICIES["impatient"])
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +130,38 @@ def test_trajectories_are_our_episodes_with_their_frames_in_order(data, tmp_path
     searches = train[train["kind"] == "search"]
     assert all(parse_reply(list(m)[-1]["content"]) == Answer("ABCDE"[idx]) for m, idx in zip(
         searches["messages"], _answers(data, searches), strict=True))  # fmt: skip
+
+
+def test_a_mix_of_players_thinks_honestly_about_what_its_frames_showed(data, tmp_path):
+    policies = (("oracle", 1.0), ("impatient", 1.0), ("overscan", 1.0), ("random", 1.0))
+    write_sft_data(data, tmp_path, BRIEF, mix=Mix(seed=3, policies=policies))
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    assert set(train["policy"]) == {"oracle", "impatient", "overscan", "random"}
+    rows = {(e["video_id"], e["qid"]): e for e in pd.read_parquet(data / "train.parquet")["extra_info"]}
+    for _, row in train.iterrows():
+        info = rows[(row["video_id"], row["qid"])]
+        answer_text = info["options"][int(info["answer_index"])]
+        shown, seen = [], False
+        for message in row["messages"]:
+            if message["role"] == "user":
+                shown += [float(t) for t in re.findall(r"([0-9.]+) s: <image>", message["content"])]
+                seen = seen or any(inside(t, info["spans"]) for t in shown)
+                continue
+            thinking = message["content"].split("</think>")[0]
+            if not seen:  # never the hidden answer: before the evidence it does not know it
+                assert answer_text not in thinking, (row["policy"], thinking)
+            assert shown  # every reply comes after frames
+            if "guess" in thinking:
+                assert not seen or "must answer" not in thinking
+    early = train["messages"].map(lambda m: any("I answer now without" in t["content"] for t in m))
+    assert early.any() and set(train[early]["policy"]) == {"impatient"}
+
+
+def test_a_mix_must_name_known_players_with_weights():
+    with pytest.raises(ValueError, match="impatient"):
+        Mix(policies=(("oracel", 1.0),))
+    with pytest.raises(ValueError, match="all be 0"):
+        Mix(policies=(("oracle", 0.0),))
 
 
 def test_zoom_trajectories_zoom_into_the_evidence_then_answer(data, tmp_path):

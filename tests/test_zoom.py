@@ -148,7 +148,7 @@ def test_on_a_video_too_short_for_a_zoom_the_oracle_answers():
     episode.opening()  # 5 overview frames: 0.2, 0.6, 1.0, 1.4 and 1.8 s, none inside 0.9-1.0 s
     with pytest.raises(NoEvidence):
         oracle_reply(episode, [(0.9, 1.0)], answer=1)
-    assert "<answer>" in oracle_reply(episode, [(0.9, 1.0)], answer=1, guess=random.Random(0))  # never frames
+    assert "<answer>" in oracle_reply(episode, [(0.9, 1.0)], answer=1, rng=random.Random(0))  # never frames
 
 
 def test_a_row_can_ask_for_its_own_mode():

@@ -1,11 +1,16 @@
-"""The oracle: a policy that plays our episode knowing where the evidence is, to write SFT trajectories.
+"""SFT players: policies that play our episode knowing where the evidence is, to write SFT trajectories.
 
-It must be a policy a model can learn from what it has seen. Asking for frames, it never jumps to the
-evidence: it scans the video in time order, a request at a time, on an even grid of the frames the episode
-still allows, and answers as soon as a frame it was shown falls inside an evidence span. In zoom mode the
-overview has shown the whole video, so it zooms into the evidence span (about 2 s at least, within the
-zoom rules), then answers: LOVE-R1's zoom-in chain-of-thought data. Its thinking says what the frames
-show, from templates (a dataset may give its own per question type; `GENERIC` otherwise).
+A player must be a policy a model can learn from what it has seen. Asking for frames, it never jumps to the
+evidence: it asks for frames it has not seen, a request at a time, and answers once a frame it was shown
+falls inside an evidence span. The oracle does this best: it scans an even grid of the frames the episode
+still allows in time order and answers as soon as the evidence is on screen. The other policies play worse
+on purpose, as a cold start's data does (a spread of behaviours that RL then chooses among by reward): the
+impatient one sometimes answers before the evidence is on screen (a guess, and its thinking says so), the
+over-scanning one asks for more frames after it has seen the evidence, the random one asks for random
+times instead of scanning. In zoom mode the overview has shown the whole video, so the oracle zooms into
+the evidence span (about 2 s at least, within the zoom rules), then answers: LOVE-R1's zoom-in
+chain-of-thought data. The thinking says what the frames show, from templates (a dataset may give its own
+per question type; `GENERIC` otherwise), and never names what the frames did not show.
 
 Pure logic: it sees the episode's record and the row's spans, and returns the reply text.
 """
@@ -16,20 +21,26 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from sparse_video_r1.agent.episode import Episode
+from sparse_video_r1.agent.evidence import inside, overlaps
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
-from sparse_video_r1.agent.zoom import SHORTEST_ZOOM, ZoomEpisode, longest_zoom, overlaps
+from sparse_video_r1.agent.zoom import SHORTEST_ZOOM, ZoomEpisode, longest_zoom
 
 
 @dataclass(frozen=True)
 class Thinking:
-    """What the oracle thinks: once the evidence is on screen (`{answer}` is the answer's option text,
-    `{times}` the times it was seen), while it is not, and when it must answer without having seen it."""
+    """What a player thinks: once the evidence is on screen (`{answer}` is the answer's option text,
+    `{times}` the times it was seen), while it is not, when it must answer without having seen it, when it
+    answers early anyway (after `not_seen`), when it looks again after seeing it (after `seen`), and in zoom
+    mode before zooming."""
 
     seen: str
     not_seen: str
     guess: str = "I have not seen it and must answer now, so I guess."
+    early: str = "I answer now without having seen it, so I guess."
+    again: str = "I look at more frames to be sure."
     zoom: str = "The overview suggests it happens between {start} and {end} s; I zoom in to see it clearly."
 
 
@@ -37,6 +48,32 @@ GENERIC = Thinking(
     seen="The frames at {times} s show what the question asks about: {answer}.",
     not_seen="The frames so far do not show it yet; I look further along the video.",
 )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a player asks for frames. `order`: "scan" asks for the unseen times of an even grid in time
+    order, "random" for random unseen times. `guess_early`: at each reply while no evidence has been on
+    screen, the chance of answering anyway (a guess). `look_again`: at each reply once it has been, the
+    chance of asking for more frames before answering."""
+
+    order: Literal["scan", "random"] = "scan"
+    guess_early: float = 0.0
+    look_again: float = 0.0
+
+    @property
+    def draws(self) -> bool:
+        """Whether it needs random draws beside the guess of a last reply without evidence."""
+        return self.order == "random" or self.guess_early > 0 or self.look_again > 0
+
+
+POLICIES = {
+    "oracle": Policy(),
+    "impatient": Policy(guess_early=0.5),
+    "overscan": Policy(look_again=0.6),
+    "random": Policy(order="random"),
+}
+ORACLE = POLICIES["oracle"]
 
 
 class NoEvidence(Exception):
@@ -52,11 +89,12 @@ def scan_grid(episode: Episode) -> list[float]:
 
 
 def evidence_seen(episode: Episode, spans: Sequence[Sequence[float]]) -> list[float]:
-    """The times of the shown frames whose frame begins inside an evidence span [start, end): the frame
-    at 3.0 s of a 10 fps video is frame 30, which a span ending at 3.0 s does not hold."""
+    """The times of the shown frames whose frame begins inside an evidence span: the frame at 3.0 s of a
+    10 fps video is frame 30, which a span ending at 3.0 s does not hold."""
     grid = episode.grid
-    shown = [(f["time"], grid.frame_at(f["time"]) / grid.fps) for f in episode.record.frames]
-    return [t for t, begins in shown if any(start <= begins + 1e-6 < end for start, end in spans)]
+    return [
+        f["time"] for f in episode.record.frames if inside(grid.frame_at(f["time"]) / grid.fps + 1e-6, spans)
+    ]
 
 
 def oracle_reply(
@@ -64,11 +102,15 @@ def oracle_reply(
     spans: Sequence[Sequence[float]],
     answer: int,
     thinking: Thinking = GENERIC,
-    guess: random.Random | None = None,
+    rng: random.Random | None = None,
+    policy: Policy = ORACLE,
 ) -> str:
-    """The oracle's next reply in `episode`: the answer once the evidence has been shown, else a request
-    for the next unseen times of the scan grid. On the last reply without evidence it guesses a letter
-    drawn from `guess` (a model must learn to answer when it may not ask), or raises NoEvidence without."""
+    """The player's next reply in `episode`: by default the oracle's (the answer once the evidence has been
+    shown, else a request for the next unseen times of the scan grid). A reply that must answer without
+    evidence guesses a letter drawn from `rng` (a model must learn to answer when it may not ask), or
+    raises NoEvidence without one. `policy` (with `rng` for its draws) plays worse on purpose."""
+    if policy.draws and rng is None:
+        raise ValueError(f"the policy {policy} draws at random: give it an rng")
     seen = evidence_seen(episode, spans)
     option = episode.question.options[answer]
     actions = episode.record.actions
@@ -78,23 +120,49 @@ def oracle_reply(
         if span and episode.zooms_left > 0 and episode.rounds_left > 1:
             think = thinking.zoom.format(start=f"{span[0]:g}", end=f"{span[1]:g}")
             return f"<think>{think}</think><zoom>{span[0]:g}, {span[1]:g}</zoom>"
+    may_ask = episode.rounds_left > 1 and not isinstance(episode, ZoomEpisode)  # zoom episodes ask no frames
     if seen:
-        times = ", ".join(f"{t:g}" for t in seen[:3])
-        think = thinking.seen.format(answer=option, times=times)
-        return f"<think>{think}</think><answer>{OPTION_LETTERS[answer]}</answer>"
-    if episode.rounds_left <= 1 or isinstance(episode, ZoomEpisode):  # a zoom episode cannot ask for frames
-        if guess is None:
-            raise NoEvidence("no evidence on screen by the last reply")
-        letter = guess.choice(episode.question.letters)
-        return f"<think>{thinking.guess}</think><answer>{letter}</answer>"
-    shown = {episode.grid.frame_at(f["time"]) for f in episode.record.frames}
-    unseen = [t for t in scan_grid(episode) if episode.grid.frame_at(t) not in shown]
-    left = episode.config.max_frames - len(episode.record.frames)
-    chunk = unseen[: min(episode.config.frames_per_request, left)]
-    if not chunk:
-        raise NoEvidence("the scan grid is exhausted without evidence on screen")
-    think = thinking.not_seen.format(answer=option, times="")
-    return f"<think>{think}</think><frames>{', '.join(f'{t:g}' for t in chunk)}</frames>"
+        said = thinking.seen.format(answer=option, times=", ".join(f"{t:g}" for t in seen[:3]))
+        chunk = _next_times(episode, policy, rng) if may_ask and _draw(rng, policy.look_again) else []
+        if chunk:
+            return f"<think>{said} {thinking.again}</think>{_request(chunk)}"
+        return f"<think>{said}</think><answer>{OPTION_LETTERS[answer]}</answer>"
+    not_seen = thinking.not_seen.format(answer=option, times="")
+    if may_ask and _draw(rng, policy.guess_early):
+        return f"<think>{not_seen} {thinking.early}</think><answer>{rng.choice(episode.question.letters)}</answer>"
+    chunk = _next_times(episode, policy, rng) if may_ask else []
+    if chunk:
+        return f"<think>{not_seen}</think>{_request(chunk)}"
+    if rng is None:
+        raise NoEvidence(
+            "no evidence on screen by the last reply" if not may_ask else "no frames left to ask for"
+        )
+    return f"<think>{thinking.guess}</think><answer>{rng.choice(episode.question.letters)}</answer>"
+
+
+def _draw(rng: random.Random | None, chance: float) -> bool:
+    return chance > 0 and rng is not None and rng.random() < chance
+
+
+def _request(times: Sequence[float]) -> str:
+    return f"<frames>{', '.join(f'{t:g}' for t in times)}</frames>"
+
+
+def _next_times(episode: Episode, policy: Policy, rng: random.Random | None) -> list[float]:
+    """The next request's times: frames not yet shown, at most what a request and the episode allow."""
+    grid = episode.grid
+    shown = {grid.frame_at(f["time"]) for f in episode.record.frames}
+    most = min(episode.config.frames_per_request, episode.config.max_frames - len(episode.record.frames))
+    if policy.order == "scan":
+        candidates = scan_grid(episode)
+    else:
+        candidates = [round(rng.uniform(0, episode.duration), 2) for _ in range(4 * max(most, 1))]
+    chunk: dict[int, float] = {}
+    for time in candidates:
+        frame = grid.frame_at(time)
+        if frame not in shown and len(chunk) < most:
+            chunk.setdefault(frame, time)
+    return sorted(chunk.values())
 
 
 def zoom_span(spans: Sequence[Sequence[float]], duration: float) -> tuple[float, float] | None:

@@ -30,11 +30,6 @@ def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     return overlap / union if union > 0 else 0.0
 
 
-def overlaps(a, b) -> bool:
-    """Whether two intervals in seconds share some time (touching ends do not)."""
-    return a[0] < b[1] and b[0] < a[1]
-
-
 def longest_zoom(duration: float) -> float:
     return min(duration / 2, LONGEST_ZOOM)
 

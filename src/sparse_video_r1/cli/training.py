@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sparse_video_r1.cli.options import add_episode_options, episode_overrides
 
@@ -15,14 +16,27 @@ def _sft_data(args: argparse.Namespace) -> int:
     if args.teacher_url:
         teacher = {"base_url": args.teacher_url, "model": args.teacher_model, "attempts": args.api_attempts}
     config = EpisodeConfig(**episode_overrides(args))
-    mix = Mix(one_round=args.one_round, looks=args.looks, seed=args.seed)
+    mix = Mix(one_round=args.one_round, looks=args.looks, seed=args.seed, policies=args.policies)
     return sft_data_command(args.data, args.out_dir, config, teacher, mix)
+
+
+def _policies(text: str) -> tuple[tuple[str, float], ...]:
+    from sparse_video_r1.training.sft_data import parse_policies
+
+    try:
+        return parse_policies(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _demo(args: argparse.Namespace) -> int:
     from sparse_video_r1.demo import run_demo
 
-    return run_demo(args.out_dir, learn=args.learn, seed=args.seed, questions=args.questions)
+    try:
+        return run_demo(args.out_dir, args.learn, args.seed, args.questions, args.set)
+    except ValueError as error:
+        print(f"svr1 demo: {error}", file=sys.stderr)
+        return 2
 
 
 def add_commands(commands) -> None:
@@ -49,7 +63,18 @@ def add_commands(commands) -> None:
         default=0,
         help="one-frame episodes per row, the frame inside the evidence: lessons in seeing (default: 0)",
     )
-    sft.add_argument("--seed", type=int, default=0, help="the draws of one-round rows, looks and guesses")
+    sft.add_argument(
+        "--policies",
+        type=_policies,
+        default=(("oracle", 1.0),),
+        metavar="NAME=W,...",
+        help="who plays the search episodes, by weight: oracle (scans in time order, answers once the evidence "
+        "is on screen), impatient (may answer before it, a guess), overscan (may look again after it), "
+        "random (asks for random times); e.g. oracle=0.4,impatient=0.6 (default: oracle=1)",
+    )
+    sft.add_argument(
+        "--seed", type=int, default=0, help="the draws of one-round rows, looks, policies and guesses"
+    )
     add_episode_options(sft)
     sft.set_defaults(handler=_sft_data)
 
@@ -65,5 +90,13 @@ def add_commands(commands) -> None:
     )
     demo.add_argument(
         "--questions", type=int, help="held-out questions per evaluation (default: 9; --learn: 150)"
+    )
+    demo.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="change one of the run's knobs (demo.py DemoSettings), e.g. grpo_lr=3e-5, frame_cost=0, "
+        "policies=oracle=1; the stages it changes run again in folders of their own; repeatable",
     )
     demo.set_defaults(handler=_demo)

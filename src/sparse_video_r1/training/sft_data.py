@@ -27,7 +27,7 @@ from tqdm import tqdm
 from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Part, Question
 from sparse_video_r1.agent.frames import decode_frames
 from sparse_video_r1.agent.modes import make_episode
-from sparse_video_r1.agent.oracle import GENERIC, NoEvidence, oracle_reply
+from sparse_video_r1.agent.oracle import GENERIC, ORACLE, POLICIES, NoEvidence, Policy, oracle_reply
 from sparse_video_r1.agent.protocol import Answer, parse_reply
 from sparse_video_r1.data.synthetic import THINKING
 from sparse_video_r1.video import FrameGrid, VideoError, open_video
@@ -55,11 +55,13 @@ def play(
     row: dict,
     config: EpisodeConfig,
     rewrite: Rewriter | None = None,
-    guess: random.Random | None = None,
+    rng: random.Random | None = None,
     first: list[float] | None = None,
+    policy: Policy = ORACLE,
 ) -> Trajectory:
-    """One row's trajectory: the oracle's replies in our episode (raises NoEvidence, VideoError). With
-    `guess`, a last reply without evidence is a guess (see oracle_reply); `first` sets the first frames."""
+    """One row's trajectory: a player's replies in our episode (raises NoEvidence, VideoError). With `rng`,
+    a reply that must answer without evidence is a guess, and the policy draws from it (see oracle_reply);
+    `first` sets the first frames."""
     info = row["extra_info"]
     question = Question(info["question"], tuple(info["options"]))
     grid = FrameGrid.of(info["duration"], info["fps"], info.get("num_frames"))
@@ -69,7 +71,7 @@ def play(
     content, images = _turn(episode.opening(first), video)
     messages = [{"role": "user", "content": content}]
     while True:
-        reply = oracle_reply(episode, info["spans"], int(info["answer_index"]), thinking, guess)
+        reply = oracle_reply(episode, info["spans"], int(info["answer_index"]), thinking, rng, policy)
         if rewrite is not None:
             reply = rewrite(messages, images, reply, row)
             if reply is None:
@@ -95,27 +97,55 @@ def _png(image: Image.Image) -> dict:
 
 @dataclass(frozen=True)
 class Mix:
-    """What trajectories a row becomes, beside its search episode (all drawn with `seed`).
+    """What trajectories a row becomes (all drawn with `seed`).
 
-    `one_round`: the share of rows whose episode has one round: the oracle answers from the first frames,
-    guessing when they miss the evidence, so the model can be evaluated with requests disabled (the same
-    weights on 5 uniform frames). `looks`: short first turns per row with brief evidence: the first
-    frames at random times, half of the time one inside the evidence, and the oracle's reply to them (the
-    answer, or its first request). These are cheap lessons in seeing and in deciding to answer
-    or ask (a few dozen tokens each) beside the long search episodes, whose decisions are a handful of
-    their tokens."""
+    `policies`: who plays a row's search episode, by weight (agent/oracle.py `POLICIES`): the oracle alone
+    by default; a mix of weaker players gives RL behaviours to choose among. Zoom episodes are the oracle's.
+    `one_round`: the share of rows whose episode has one round instead: the oracle answers from the first
+    frames, guessing when they miss the evidence, so the model can be evaluated with requests disabled
+    (the same weights on 5 uniform frames). `looks`: short first turns per row with brief evidence: the
+    first frames at random times, half of the time one inside the evidence, and the oracle's reply to them
+    (the answer, or its first request). These are cheap lessons in seeing and in deciding to answer or ask
+    (a few dozen tokens each) beside the long search episodes, whose decisions are a handful of their
+    tokens."""
 
     one_round: float = 0.0
     looks: int = 0
     seed: int = 0
+    policies: tuple[tuple[str, float], ...] = (("oracle", 1.0),)
+
+    def __post_init__(self) -> None:
+        unknown = [name for name, _ in self.policies if name not in POLICIES]
+        if unknown or not self.policies or any(weight < 0 for _, weight in self.policies):
+            raise ValueError(
+                f"policies {dict(self.policies)}: give weights >= 0 to some of {', '.join(POLICIES)}"
+            )
+        if sum(weight for _, weight in self.policies) <= 0:
+            raise ValueError(f"policies {dict(self.policies)}: the weights must not all be 0")
+
+
+def parse_policies(text: str) -> tuple[tuple[str, float], ...]:
+    """ "oracle=0.4,impatient=0.6" as (("oracle", 0.4), ("impatient", 0.6)), checked as a Mix checks them."""
+    try:
+        pairs = tuple(
+            (name.strip(), float(weight)) for name, weight in (i.split("=") for i in text.split(","))
+        )
+    except ValueError:
+        raise ValueError(f"{text!r}: expected NAME=WEIGHT,... like oracle=0.4,impatient=0.6") from None
+    Mix(policies=pairs)
+    return pairs
 
 
 def _episodes(row: dict, config: EpisodeConfig, mix: Mix, rng: random.Random):
-    """(kind, config, first frames, guess) of each trajectory a row becomes."""
+    """(kind, policy name, config, first frames, rng) of each trajectory a row becomes."""
     if rng.random() < mix.one_round:
-        yield "one round", replace(config, max_rounds=1), None, rng
+        yield "one round", "oracle", replace(config, max_rounds=1), None, rng
+    elif config.mode == "zoom":
+        yield "search", "oracle", config, None, None
     else:
-        yield "search", config, None, None
+        names, weights = zip(*mix.policies, strict=True)
+        name = rng.choices(names, weights)[0] if len(names) > 1 else names[0]
+        yield "search", name, config, None, rng if POLICIES[name].draws else None
     info = row["extra_info"]
     brief = [(s, e) for s, e in info["spans"] if e - s < 0.5 * info["duration"]]
     if not brief or config.mode == "zoom":  # a look is a frame-request lesson
@@ -129,7 +159,7 @@ def _episodes(row: dict, config: EpisodeConfig, mix: Mix, rng: random.Random):
             inside = range(math.ceil(start * grid.fps - 1e-6), math.ceil(end * grid.fps - 1e-6))
             frame = rng.choice(inside) if inside else grid.frame_at(start)
             times[rng.randrange(count)] = round((frame + 0.5) / grid.fps, 2)
-        yield "look", config, sorted(times), None
+        yield "look", "oracle", config, sorted(times), None
 
 
 def write_sft_data(
@@ -151,9 +181,9 @@ def write_sft_data(
             if not len(info.get("spans", [])):
                 skipped.append({**where, "reason": "no evidence spans"})
                 continue
-            for kind, episode_config, first, guess in _episodes(row, config, mix, rng):
+            for kind, policy, episode_config, first, draws in _episodes(row, config, mix, rng):
                 try:
-                    trajectory = play(row, episode_config, rewrite, guess, first)
+                    trajectory = play(row, episode_config, rewrite, draws, first, POLICIES[policy])
                 except (NoEvidence, VideoError, ValueError) as error:
                     skipped.append({**where, "reason": f"{kind}: {error}"})
                     continue
@@ -165,6 +195,7 @@ def write_sft_data(
                         **where,
                         "type": info["type"],
                         "kind": kind,
+                        "policy": policy,
                         "turns": len(trajectory.messages) // 2,
                     }
                 )
