@@ -27,6 +27,9 @@ def test_metrics_of_a_known_batch():
         "episode/zooms_per_episode": 2 / 3,
         "episode/invalid_rate": 2 / 8,  # 2 invalid of the 8 replies of the episodes that ran
         "episode/failed": 1.0,
+        "episode/before_evidence": 0.0,  # no spans given
+        "episode/after_evidence": 0.0,
+        "episode/requested_in_evidence": 0.0,
     }
     assert failures(records) == [Failure(3, "video error: file not found")]
 

@@ -23,7 +23,8 @@ def _score(response, truth="B", extra=None, **kwargs):
 def test_correct_and_well_formed_scores_highest():
     response = "<think>hmm</think><frames>5, 6</frames>" + ENV_TURN + "<think>reads</think><answer>B</answer>"
     result = _score(response, extra={"episode": EPISODE})
-    assert result == {"score": 1.1, "acc": 1.0, "format": 1.0, "frames": 7.0, "rounds": 2.0}
+    assert result == {"score": 1.1, "acc": 1.0, "format": 1.0, "frames": 7.0, "rounds": 2.0,
+                      "before_evidence": 0.0, "after_evidence": 0.0}  # fmt: skip
     wrong = _score(response, truth="C", extra={"episode": EPISODE})
     assert wrong["score"] == pytest.approx(0.1) and wrong["acc"] == 0.0
 

@@ -17,6 +17,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 
 from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Part, Question
+from sparse_video_r1.agent.evidence import evidence_use
 from sparse_video_r1.agent.frames import decode_frames
 from sparse_video_r1.agent.modes import make_episode
 from sparse_video_r1.evaluation.answer_letter import read_letter
@@ -49,6 +50,7 @@ class Sample:
     video: str
     seed: int  # per sample (`sample_seed`), so random frames do not depend on the order samples run in
     duration_group: str = ""
+    spans: tuple[tuple[float, float], ...] = ()  # evidence spans, where the split has them
 
 
 def sample_seed(run_seed: int, index: int) -> int:
@@ -176,6 +178,7 @@ def _direct_answer(sample: Sample, reply: str, times: list[float], tokens: int) 
 
 def _record(sample: Sample, replies, letter, frames, rounds, end, tokens, actions=()) -> SampleRecord:
     correct = letter == sample.target
+    use = evidence_use(frames, sample.spans, answered=letter is not None)
     return SampleRecord(
         doc_id=sample.doc_id,
         target=sample.target,
@@ -194,6 +197,8 @@ def _record(sample: Sample, replies, letter, frames, rounds, end, tokens, action
         actions=list(actions),
         metrics={"acc": int(correct)},
         duration_group=sample.duration_group,
+        spans=[list(span) for span in sample.spans],
+        evidence=use.label if use else "",
     )
 
 

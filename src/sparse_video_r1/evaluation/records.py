@@ -1,9 +1,10 @@
 """What an evaluation run writes, in lmms-eval's shape: one JSON line per sample, then a results summary.
 
 RUN_DIR/samples_<task>.jsonl   one SampleRecord per line, appended as each sample finishes (resumable)
-RUN_DIR/results.json           RunResults: accuracy overall, per question type and per NExT-QA group,
-                               unparsed and failed counts, frames, rounds, visual tokens, wall time,
-                               and the run's full config (model, frames, pixels, decoding, prompts)
+RUN_DIR/results.json           accuracy overall, per question type and per NExT-QA group, unparsed and
+                               failed counts, frames, rounds, visual tokens, how the evidence was used
+                               (questions with spans), wall time, and the run's full config (model,
+                               frames, pixels, decoding, prompts)
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from sparse_video_r1.agent.evidence import evidence_use
 
 # NExT-QA's official groups; temporal-previous (TP) folds into temporal (T) as its scorer does.
 NEXTQA_GROUPS = {"CW": "C", "CH": "C", "TN": "T", "TC": "T", "TP": "T", "DC": "D", "DL": "D", "DO": "D"}
@@ -41,6 +44,12 @@ class SampleRecord:
     visual_tokens: int = 0
     metrics: dict = field(default_factory=dict)  # {"acc": 0 or 1}; empty for failures
     duration_group: str = ""  # the benchmark's duration bucket (Video-MME, LongVideoBench), for its scores
+    spans: list[list[float]] = field(
+        default_factory=list
+    )  # the question's evidence spans [start, end), if known
+    evidence: str = (
+        ""  # with spans: "after evidence" / "before evidence" (answered with none of it on screen)
+    )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -83,6 +92,28 @@ def wilson_interval(right: int, n: int, z: float = 1.96) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
+def _evidence(records: list[SampleRecord]) -> dict:
+    """With evidence spans: the share of questions answered before any evidence was on screen, the accuracy
+    of those answered after it (what the model makes of the evidence once it sees it), and the share of
+    frames asked for (after the first turn) that lay inside it. Empty without spans."""
+    uses = [
+        (r, use)
+        for r in records
+        if (use := evidence_use(r.frames, r.spans, answered=r.parsed is not None)) is not None
+    ]
+    if not uses:
+        return {}
+    after = [r for r, use in uses if use.seen]
+    requested = sum(use.requested for _, use in uses)
+    return {
+        "before_evidence": sum(use.seen is False for _, use in uses) / len(records),
+        "acc_after_evidence": _accuracy(after)["acc"] if after else None,
+        "requested_in_evidence": sum(use.requested_inside for _, use in uses) / requested
+        if requested
+        else None,
+    }
+
+
 def summarize(records: list[SampleRecord]) -> dict:
     """Accuracy and costs over the scored samples; failures are counted apart, unparsed count as wrong."""
     scored = [r for r in records if r.failure is None]
@@ -100,6 +131,7 @@ def summarize(records: list[SampleRecord]) -> dict:
         "mean_frames": _mean([len(r.frames) for r in scored]),
         "mean_rounds": _mean([r.rounds for r in scored]),
         "mean_visual_tokens": _mean([r.visual_tokens for r in scored]),
+        **_evidence(scored),
         "by_type": {t: _accuracy(rs) for t, rs in sorted(by_type.items())},
         "by_group": {g: _accuracy(rs) for g, rs in sorted(by_group.items())},
     }

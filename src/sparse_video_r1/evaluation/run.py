@@ -46,9 +46,15 @@ def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample
                 video=info["video"],
                 seed=methods.sample_seed(seed, i),
                 duration_group=info.get("duration_group", ""),
+                spans=tuple((float(start), float(end)) for start, end in _spans(info)),
             )
         )
     return samples[:limit] if limit else samples
+
+
+def _spans(info: dict) -> list:
+    spans = info.get("spans")  # a list, or an array of arrays from parquet; absent in most benchmarks
+    return [] if spans is None else list(spans)
 
 
 def evaluate(config: EvalConfig, chat=None) -> dict:

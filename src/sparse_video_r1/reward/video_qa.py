@@ -19,8 +19,8 @@ when the final answer is correct (peers found unconditional process rewards game
 
 from __future__ import annotations
 
+from sparse_video_r1.agent.evidence import evidence_use, inside, overlaps
 from sparse_video_r1.agent.protocol import Answer, parse_reply
-from sparse_video_r1.agent.zoom import overlaps
 
 
 def final_answer(solution_str: str, episode: dict | None) -> str | None:
@@ -35,8 +35,7 @@ def grounding_coverage(frames: list[dict], spans: list[list[float]]) -> float:
     """Share of the frames shown that fall inside a ground-truth evidence span (NExT-GQA, synthetic)."""
     if not len(frames) or not len(spans):
         return 0.0
-    inside = sum(any(start <= f["time"] <= end for start, end in spans) for f in frames)
-    return inside / len(frames)
+    return sum(inside(f["time"], spans) for f in frames) / len(frames)
 
 
 def compute_score(
@@ -60,12 +59,17 @@ def compute_score(
     spans = extra_info.get("spans")
     if grounding_weight and spans is not None and len(spans):  # a list, or an array from parquet
         score += grounding_weight * grounding_coverage(frames, spans)
+    use = evidence_use(frames, spans, answered=well_formed)
     return {
         "score": score,
         "acc": float(correct),
         "format": float(well_formed),
         "frames": float(len(frames)),
         "rounds": float(episode.get("rounds", extra_info.get("num_turns", 0))),
+        # Shares of all episodes (questions without spans count in neither): answered with no frame of the
+        # evidence on screen yet, or after one was shown. An agent that stops looking shows in the first.
+        "before_evidence": float(use is not None and use.seen is False),
+        "after_evidence": float(use is not None and use.seen is True),
     }
 
 

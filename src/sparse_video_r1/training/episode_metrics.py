@@ -2,13 +2,18 @@
 
 The reward's own numbers (score, response length) are logged by verl; these say how the policy behaves:
 how often it answers correctly and in format, how many frames it looks at, how often it asks for more (or zooms),
-how often its replies are invalid, and which episodes never ran (a broken video, or an error), by row.
+how often its replies are invalid, whether it answered before or after the evidence was on screen (the
+field's common failure under RL is an agent that stops looking), which episodes never ran (a broken video, or
+an error), by row; and how many GRPO groups give no signal because every episode scored the same.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sparse_video_r1.agent.evidence import Spans, evidence_use
 
 PREFIX = "episode/"
 
@@ -19,9 +24,18 @@ class Failure:
     reason: str
 
 
-def episode_metrics(records: Sequence[dict], accuracies: Sequence[float]) -> dict[str, float]:
-    """Means over the episodes of a batch; `accuracies` are the reward's `acc` of each (1 or 0)."""
+def episode_metrics(
+    records: Sequence[dict], accuracies: Sequence[float], spans: Sequence[Spans | None] | None = None
+) -> dict[str, float]:
+    """Means over the episodes of a batch; `accuracies` are the reward's `acc` of each (1 or 0), `spans`
+    each question's evidence spans (None or empty: none known)."""
     ran = [r for r in records if not _failed(r)]
+    uses = [
+        evidence_use(r.get("frames", []), s, answered=r.get("end") == "answer")
+        for r, s in zip(records, spans or [None] * len(records), strict=True)
+        if not _failed(r)
+    ]
+    requested = sum(use.requested for use in uses if use is not None)
     replies = sum(len(r.get("actions", [])) for r in ran)
     metrics = {
         "acc": _mean(accuracies),
@@ -34,6 +48,29 @@ def episode_metrics(records: Sequence[dict], accuracies: Sequence[float]) -> dic
         "zooms_per_episode": _mean([len(r.get("zooms", [])) for r in ran]),
         "invalid_rate": sum(r.get("invalid_actions", 0) for r in ran) / replies if replies else 0.0,
         "failed": float(len(records) - len(ran)),
+        # Shares of the episodes, as the reward counts them: answered before any frame of the evidence was
+        # on screen, or after one was (questions without spans count in neither).
+        "before_evidence": _mean([use is not None and use.seen is False for use in uses]),
+        "after_evidence": _mean([use is not None and use.seen is True for use in uses]),
+        # Of the frames asked for (after the first turn), in episodes with spans: inside the evidence.
+        "requested_in_evidence": sum(u.requested_inside for u in uses if u) / requested if requested else 0.0,
+    }
+    return {PREFIX + name: float(value) for name, value in metrics.items()}
+
+
+def group_metrics(
+    groups: Sequence[str], accuracies: Sequence[float], scores: Sequence[float]
+) -> dict[str, float]:
+    """Shares of GRPO groups (episodes of one prompt, `groups` their prompt ids) in which every episode was
+    right, every one wrong, or every one scored the same: GRPO's advantage is zero in the last."""
+    by_group: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for group, accuracy, score in zip(groups, accuracies, scores, strict=True):
+        by_group[group].append((accuracy, score))
+    members = list(by_group.values())
+    metrics = {
+        "groups_all_right": _mean([all(a == 1 for a, _ in m) for m in members]),
+        "groups_all_wrong": _mean([all(a == 0 for a, _ in m) for m in members]),
+        "groups_zero_advantage": _mean([max(s for _, s in m) - min(s for _, s in m) < 1e-9 for m in members]),
     }
     return {PREFIX + name: float(value) for name, value in metrics.items()}
 

@@ -2,8 +2,9 @@
 
 verl logs the reward and the response length of each step; it does not log what the reward function
 returns beside the score, nor episodes that never ran. This subclass adds `episode/*` metrics (accuracy,
-format rate, frames, rounds, request and invalid-action rates, failed episodes) from the records our
-agent loop attaches, and names every failed episode's row in the log. It is registered with verl's own
+format rate, frames, rounds, request and invalid-action rates, answers before and after the evidence was on
+screen, failed episodes, GRPO groups without signal) from the records our agent loop attaches, and names
+every failed episode's row in the log. It is registered with verl's own
 trainer registry as `trainer.v1.trainer_mode=svr1` (see `verl_plugin.py`).
 
 With `algorithm.adv_estimator=step_grpo` (registered here through verl's `register_adv_est`), each
@@ -33,7 +34,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from sparse_video_r1.reward.step_grpo import place_step_scores, response_steps, step_grpo_advantages
 from sparse_video_r1.reward.video_qa import step_scores
-from sparse_video_r1.training.episode_metrics import episode_metrics, failures
+from sparse_video_r1.training.episode_metrics import episode_metrics, failures, group_metrics
 
 logger = logging.getLogger(__name__)
 TRAINER_MODE = "svr1"
@@ -99,11 +100,15 @@ class EpisodeTrainer(PPOTrainerSync):
         keys = [key for key, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding")]
         if not keys:
             return
-        data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
+        fields = ["extra_fields", "extra_info", "uid", "rm_scores"]
+        data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=fields)
         extra = [field if isinstance(field, dict) else {} for field in data.pop("extra_fields").tolist()]
         records = [field.get("episode") or {} for field in extra]
         accuracies = [float((field.get("reward_extra_info") or {}).get("acc", 0.0)) for field in extra]
-        metrics.update(episode_metrics(records, accuracies))
+        spans = [(info or {}).get("spans") for info in data.pop("extra_info").tolist()]
+        metrics.update(episode_metrics(records, accuracies, spans))
+        scores = [float(row.sum()) for row in data["rm_scores"].unbind()]
+        metrics.update(group_metrics([str(uid) for uid in data.pop("uid").tolist()], accuracies, scores))
         for failure in failures(records):
             logger.warning(
                 "step %s: the episode of row %s did not run: %s", global_steps, failure.row, failure.reason
