@@ -141,7 +141,7 @@ def _table(markdown: str) -> list[dict[str, str]]:
 def test_report_writes_every_file_and_returns_their_paths(report):
     paths, _ = report
     out = paths["table.md"].parent
-    assert {"table.md", "accuracy_vs_frames.png", "report.html"} <= set(paths)
+    assert {"table.md", "results.json", "accuracy_vs_frames.png", "report.html"} <= set(paths)
     trajectories = sorted(key for key in paths if key.startswith("trajectories/"))
     assert len(trajectories) == 6  # three per usable run
     assert all(path.is_file() and path.stat().st_size > 0 for path in paths.values())
@@ -265,6 +265,49 @@ def test_training_curves_come_from_the_runs_tensorboard_events(runs, tmp_path):
     assert "training_grpo.png" in paths and Image.open(paths["training_grpo.png"]).width > 400
     page = paths["report.html"].read_text(encoding="utf-8")
     assert "<h2>Training</h2>" in page and "Training curves of grpo" in page
+    assert "heldout_grpo.png" not in paths  # no held-out evaluation was logged
+    writer = SummaryWriter(str(events))
+    for step in (0, 5):
+        writer.add_scalar("val-core/synthetic/acc/mean@1", 0.5 + 0.04 * step, step)
+        writer.add_scalar("val-aux/synthetic/frames/mean@1", 9.0, step)
+    writer.close()
+    with contextlib.redirect_stdout(io.StringIO()):
+        paths = make_report([runs["agent"]], tmp_path / "again", samples_to_draw=1, training={"grpo": events})
+    assert Image.open(paths["heldout_grpo.png"]).width > 400
+    assert "held-out accuracy against training reward" in paths["report.html"].read_text(encoding="utf-8")
+
+
+def test_paired_comparisons_count_wins_and_losses_on_the_same_questions(runs, tmp_path):
+    with contextlib.redirect_stdout(io.StringIO()):
+        paths = make_report(
+            [runs["uniform-5"], runs["agent"]], tmp_path, samples_to_draw=0, pairs=[("agent", "uniform-5")]
+        )
+    markdown = paths["table.md"].read_text(encoding="utf-8")
+    paired = _table(markdown.split("\n\n")[1])
+    # uniform-5 right on 0, 3, 5 (its failed question is in neither); agent right on all but 1 and 4.
+    assert paired == [{
+        "run": "agent", "against": "uniform-5", "questions": "8", "run acc (%)": "75.0",
+        "against acc (%)": "37.5", "change (points)": "+37.5", "wins": "3", "losses": "0",
+        "both right": "3", "both wrong": "2", "McNemar p": "0.25",
+    }]  # fmt: skip
+    results = json.loads(paths["results.json"].read_text())
+    assert [row["run"] for row in results["runs"]] == ["uniform-5", "agent"]
+    assert results["comparisons"][0]["wins"] == 3 and results["comparisons"][0]["p_value"] == 0.25
+    assert "Paired comparisons" in paths["report.html"].read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="no run named grpo"):
+        make_report([runs["agent"]], tmp_path / "again", pairs=[("grpo", "agent")])
+
+
+def test_runs_with_evidence_spans_say_whether_they_answered_before_the_evidence(questions, tmp_path):
+    spans = [[3.0, 3.6]]
+    looked = _record(questions[0], rounds=1, correct=True, spans=spans)  # 5 uniform frames: 1, 3, 5, 7, 9 s
+    guessed = _record(questions[1], rounds=1, correct=True, spans=[[4.0, 4.5]])
+    scores = summarize([looked, guessed, _record(questions[2], rounds=1, correct=False)])
+    assert scores["before_evidence"] == pytest.approx(1 / 3) and scores["acc_after_evidence"] == 1.0
+    run = _write_run(tmp_path / "run", "agent", "agent", [looked, guessed])
+    header, rows = table_rows(load_runs([run]))
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["answered before evidence (%)"] == "50.0" and row["acc after evidence (%)"] == "100.0"
 
 
 def test_each_round_of_a_picture_says_what_the_environment_made_of_the_reply(questions):

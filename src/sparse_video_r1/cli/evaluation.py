@@ -61,7 +61,13 @@ def _report(args: argparse.Namespace) -> int:
 
     training = {Path(d).resolve().parent.name if Path(d).name == "tensorboard" else Path(d).name: Path(d)
                 for d in args.training}  # fmt: skip
-    written = make_report([Path(d) for d in args.run_dirs], Path(args.out), training=training)
+    try:
+        written = make_report(
+            [Path(d) for d in args.run_dirs], Path(args.out), training=training, pairs=args.compare
+        )
+    except ValueError as error:
+        print(f"svr1 report: {error}", file=sys.stderr)
+        return 2
     for name, path in written.items():
         print(f"{name}: {path}")
     return 0
@@ -137,7 +143,9 @@ def add_commands(commands) -> None:
     merge.add_argument("out_dir", metavar="OUT", help="the --out-dir the shards were given")
     merge.set_defaults(handler=_merge)
 
-    report = commands.add_parser("report", help="compare runs: table, accuracy-vs-frames plot, trajectories")
+    report = commands.add_parser(
+        "report", help="compare runs: table, paired tests, accuracy-vs-frames plot, trajectories"
+    )
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     report.add_argument(
         "--out", required=True, help="folder for table.md, the plot, pictures and report.html"
@@ -148,5 +156,14 @@ def add_commands(commands) -> None:
         default=[],
         metavar="TB_DIR",
         help="TensorBoard folders of training runs (beside their checkpoints): their curves join the report",
+    )
+    report.add_argument(
+        "--compare",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("RUN", "AGAINST"),
+        help="compare two runs (by their names in the table) question by question: wins, losses, ties and "
+        "McNemar's exact test, in table.md and results.json; repeatable",
     )
     report.set_defaults(handler=_report)

@@ -13,17 +13,17 @@ A run directory is what `evaluation.run` writes (see records.py): `results.json`
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparse_video_r1.evaluation.paired import COMPARISON_HEADER, Comparison, compare, comparison_row
 from sparse_video_r1.evaluation.records import SampleRecord, read_samples
-from sparse_video_r1.evaluation.training_curves import plot_training
-from sparse_video_r1.evaluation.trajectory_pictures import choose_samples, draw_trajectory, plural, safe_name
+from sparse_video_r1.evaluation.report_html import to_html
+from sparse_video_r1.evaluation.training_curves import plot_progress, plot_training
+from sparse_video_r1.evaluation.trajectory_pictures import choose_samples, draw_trajectory, safe_name
 
 GROUPS = ("C", "T", "D")  # NExT-QA's causal, temporal and descriptive groups
 NONE = "-"  # a table cell without a value
@@ -55,20 +55,29 @@ def make_report(
     out_dir: Path,
     samples_to_draw: int = 3,
     training: dict[str, Path] | None = None,
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Path]:
     """Write the report on `run_dirs` (and the curves of the `training` runs' TensorBoard folders) into
-    `out_dir`; the paths written, keyed by their path within it.
+    `out_dir`; the paths written, keyed by their path within it. `pairs` names runs (a, b) to compare
+    question by question (paired.py): a table after the runs' table, and in results.json.
 
     Directories without a readable results.json are skipped with a warning; none usable is a ValueError.
     """
     runs = load_runs(run_dirs)
+    comparisons = [_compare(runs, a, b) for a, b in pairs]
     out_dir = Path(out_dir)
     (out_dir / "trajectories").mkdir(parents=True, exist_ok=True)
     table, plot, page = out_dir / "table.md", out_dir / "accuracy_vs_frames.png", out_dir / "report.html"
+    summary = out_dir / "results.json"
     header, rows = table_rows(runs)
     markdown = to_markdown(header, rows)
+    if comparisons:
+        paired = [comparison_row(c) for c in comparisons]
+        markdown += "\n" + to_markdown(COMPARISON_HEADER, paired, text_columns=2)
     print(markdown, end="")
     table.write_text(markdown, encoding="utf-8")
+    results = {"runs": [dict(zip(header, row, strict=True)) for row in rows]}
+    summary.write_text(json.dumps({**results, "comparisons": [c.as_dict() for c in comparisons]}, indent=2))
     plot_accuracy(runs, plot)
     curves = [(name, out_dir / f"training_{safe_name(name)}.png") for name in (training or {})]
     curves = [
@@ -76,14 +85,36 @@ def make_report(
         for name, path in curves
         if plot_training(Path(training[name]), path, f"Training: {name}")
     ]
+    progress = [(name, out_dir / f"heldout_{safe_name(name)}.png") for name in (training or {})]
+    curves += [
+        (f"{name}: held-out accuracy against training reward", path)
+        for name, path in progress
+        if plot_progress(Path(training[name]), path, f"{name}: greedy held-out accuracy during training")
+    ]
     pictures = [
-        (run, record, draw_trajectory(run.name, record, out_dir / "trajectories"))
+        (run.name, record, draw_trajectory(run.name, record, out_dir / "trajectories"))
         for run in runs
         for record in choose_samples(run.samples, samples_to_draw)
     ]
-    page.write_text(to_html(header, rows, plot, pictures, curves), encoding="utf-8")
-    written = [table, plot, *(path for _, path in curves), *(path for _, _, path in pictures), page]
+    paired_table = (COMPARISON_HEADER, [comparison_row(c) for c in comparisons], 2) if comparisons else None
+    page.write_text(
+        to_html((header, rows, TEXT_COLUMNS), paired_table, plot, pictures, curves), encoding="utf-8"
+    )
+    written = [table, summary, plot, *(path for _, path in curves), *(path for _, _, path in pictures), page]
     return {path.relative_to(out_dir).as_posix(): path for path in written}
+
+
+def _compare(runs: list[Run], a: str, b: str) -> Comparison:
+    """Runs a and b (by their names in the report) question by question; failed questions count in neither."""
+    by_name = {run.name: run for run in runs}
+    missing = [name for name in (a, b) if name not in by_name]
+    if missing:
+        raise ValueError(f"no run named {', '.join(missing)} to compare; the runs are {', '.join(by_name)}")
+
+    def answers(run: Run) -> list[tuple[str, bool]]:
+        return [(record.doc_id, record.correct) for record in run.samples if record.failure is None]
+
+    return compare(a, answers(by_name[a]), b, answers(by_name[b]))
 
 
 # --- runs -------------------------------------------------------------------------------------------------
@@ -150,8 +181,22 @@ def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     headlines = sorted({key for run in runs for key in _official(run) if key in HEADLINES})
     header = ["run", "method", "model", "backend", "frames", "mean frames", "mean rounds"]
     header += ["acc (%)", "95% CI"] + [f"{h} (%)" for h in headlines]
-    header += [f"{c} (%)" for c in columns] + ["unparsed", "failures", "samples", "wall time (s)"]
-    return header, [_row(run, groups(run), columns, headlines) for run in runs]
+    header += [f"{c} (%)" for c in columns]
+    evidence = [key for key in EVIDENCE if any(run.scores.get(key) is not None for run in runs)]
+    header += [f"{EVIDENCE[key]} (%)" for key in evidence] + [
+        "unparsed",
+        "failures",
+        "samples",
+        "wall time (s)",
+    ]
+    return header, [_row(run, groups(run), columns, headlines, evidence) for run in runs]
+
+
+EVIDENCE = {  # how the runs used the evidence, on splits with spans (records.py `_evidence`)
+    "before_evidence": "answered before evidence",
+    "acc_after_evidence": "acc after evidence",
+    "requested_in_evidence": "requested in evidence",
+}
 
 
 HEADLINES = ("M-Avg", "average")  # MLVU's mean over task types, MVBench's over tasks
@@ -177,7 +222,7 @@ def _group_columns(runs: list[Run]):
     return (lambda run: run.scores.get("by_type", {})), types if len(types) <= MAX_TYPE_COLUMNS else []
 
 
-def _row(run: Run, groups: dict, columns: list[str], headlines: list[str]) -> list[str]:
+def _row(run: Run, groups: dict, columns: list[str], headlines: list[str], evidence: list[str]) -> list[str]:
     info, scores = run.info, run.scores
     interval = scores.get("acc_ci95")
     model = info.get("model")
@@ -193,6 +238,7 @@ def _row(run: Run, groups: dict, columns: list[str], headlines: list[str]) -> li
         f"{_percent(interval[0])} to {_percent(interval[1])}" if interval else NONE,
         *(_percent(_official(run).get(h)) for h in headlines),
         *(_percent(groups.get(c, {}).get("acc")) for c in columns),
+        *(_percent(scores.get(key)) for key in evidence),
         _number(scores.get("unparsed"), "{}"),
         _number(scores.get("failures"), "{}"),
         _number(scores.get("samples"), "{}"),
@@ -208,9 +254,9 @@ def _percent(fraction: float | None) -> str:
     return NONE if fraction is None else f"{100 * fraction:.1f}"
 
 
-def to_markdown(header: list[str], rows: list[list[str]]) -> str:
-    """Text columns left-aligned, the numbers (from `frames` on) right-aligned."""
-    rule = ["---" if column < TEXT_COLUMNS else "---:" for column in range(len(header))]
+def to_markdown(header: list[str], rows: list[list[str]], text_columns: int = TEXT_COLUMNS) -> str:
+    """The first `text_columns` left-aligned, the numbers after them right-aligned."""
+    rule = ["---" if column < text_columns else "---:" for column in range(len(header))]
     cells = [[cell.replace("|", "\\|") for cell in line] for line in [header, *rows]]
     lines = [cells[0], rule, *cells[1:]]
     return "".join("| " + " | ".join(line) + " |\n" for line in lines)
@@ -257,71 +303,3 @@ def plot_accuracy(runs: list[Run], path: Path) -> None:
     axes.grid(alpha=0.3)
     axes.legend(title="method", fontsize=8, title_fontsize=8, loc="best")
     figure.savefig(path, dpi=150)
-
-
-# --- html -------------------------------------------------------------------------------------------------
-
-CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1250px;
-       padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; } h3 { color: #335; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; } th { background: #f3f3f3; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; border: 1px solid #e3e3e3; }
-figure { margin: 1.2em 0; } figcaption { color: #555; font-size: 0.9em; margin-top: 0.3em; }
-"""
-
-
-def to_html(
-    header: list[str],
-    rows: list[list[str]],
-    plot: Path,
-    pictures: list[tuple[Run, SampleRecord, Path]],
-    curves: list[tuple[str, Path]] = (),
-) -> str:
-    parts = [
-        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>Sparse-Video-R1 report</title>",
-        f"<style>{CSS}</style>\n</head>\n<body>\n<h1>Sparse-Video-R1 evaluation report</h1>",
-        "<h2>Runs</h2>",
-        _html_table(header, rows),
-        "<h2>Accuracy against frames used</h2>",
-        _figure(plot, "Accuracy against the mean number of frames used per question", ""),
-    ]
-    if curves:
-        parts.append("<h2>Training</h2>")
-        parts += [_figure(path, f"Training curves of {name}", html.escape(name)) for name, path in curves]
-    parts.append("<h2>Trajectories</h2>")
-    if not pictures:
-        parts.append("<p>No samples to draw.</p>")
-    current = None
-    for run, record, path in pictures:
-        if run.name != current:
-            current = run.name
-            parts.append(f"<h3>{html.escape(run.name)}</h3>")
-        outcome = (
-            f"answer {record.parsed or 'none'}, target {record.target}, {plural(record.rounds, 'round')}"
-        )
-        caption = (
-            f"<b>{html.escape(record.doc_id)}</b>: {html.escape(record.question)} ({html.escape(outcome)})"
-        )
-        parts.append(_figure(path, record.question, caption))
-    parts.append("</body>\n</html>\n")
-    return "\n".join(parts)
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(map(_cell, range(len(row)), row)) + "</tr>\n" for row in rows)
-    return f"<table>\n<tr>{head}</tr>\n{body}</table>"
-
-
-def _cell(column: int, text: str) -> str:
-    kind = "" if column < TEXT_COLUMNS else " class='num'"
-    return f"<td{kind}>{html.escape(text)}</td>"
-
-
-def _figure(path: Path, alt: str, caption_html: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = f"<figcaption>{caption_html}</figcaption>" if caption_html else ""
-    return f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'>{caption}</figure>"
