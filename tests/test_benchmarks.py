@@ -12,8 +12,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from benchmark_fixtures import MAKERS, Release, make_lvbench
+from benchmark_fixtures import MAKERS, Release, make_lvbench, make_mvbench
 from sparse_video_r1.cli import main as svr1
+
+# Every download layout a user can get: the official release (and its download script), the hub copy
+# lmms-eval reads, and the other branch or folder a release ships.
+LAYOUTS = {
+    **MAKERS,
+    "lvbench-keyed": lambda root: make_lvbench(root, layout="keyed"),
+    "lvbench-hub": lambda root: make_lvbench(root, layout="hub"),
+    "mvbench-video-branch": lambda root: make_mvbench(root, branch="video"),
+}
 
 
 def _rows(out: Path, release: Release) -> dict[str, pd.Series]:
@@ -21,9 +30,10 @@ def _rows(out: Path, release: Release) -> dict[str, pd.Series]:
     return {row["extra_info"]["qid"]: row for _, row in table.iterrows()}
 
 
-@pytest.mark.parametrize("name", list(MAKERS))
-def test_a_release_becomes_rows_of_its_split_with_options_answers_types_and_skips(name, tmp_path, capsys):
-    release = MAKERS[name](tmp_path / "raw")
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_a_release_becomes_rows_of_its_split_with_options_answers_types_and_skips(layout, tmp_path, capsys):
+    release = LAYOUTS[layout](tmp_path / "raw")
+    name = release.name
     assert svr1(release.argv(tmp_path / "out")) == 0
     rows = _rows(tmp_path / "out", release)
     assert set(rows) == set(release.rows)
@@ -57,21 +67,56 @@ def test_samples_are_seeded(name, tmp_path):
     assert digests["a"] == digests["b"]
 
 
-def test_lvbench_reads_its_meta_file_from_the_repositorys_data_folder_too(tmp_path):
-    release = make_lvbench(tmp_path / "raw", in_data_folder=True)
-    assert release.file.parent.name == "data"
+def test_lvbench_finds_the_download_scripts_videos_through_video2datasets_sidecars(tmp_path, capsys):
+    release = make_lvbench(tmp_path / "raw")  # videos/00000/00000000.mp4, not videos/<key>.mp4
     assert svr1(release.argv(tmp_path / "out")) == 0
-    assert set(_rows(tmp_path / "out", release)) == set(release.rows)
+    rows = _rows(tmp_path / "out", release)
+    assert Path(rows["1"]["extra_info"]["video"]).name == "00000000.mp4"
+    assert "2 videos found through video2dataset's sidecars" in capsys.readouterr().out
+    # The sidecars alone (no shard table) are enough, and so is the shard table alone.
+    for kept in ("json", "parquet"):
+        raw = tmp_path / kept
+        release = make_lvbench(raw)
+        videos = raw / "LVBench" / "scripts" / "videos"
+        for path in videos.rglob("*.json" if kept == "parquet" else "*.parquet"):
+            path.unlink()
+        assert svr1(release.argv(tmp_path / f"out-{kept}")) == 0
+        assert set(_rows(tmp_path / f"out-{kept}", release)) == {"1", "2"}
+
+
+def test_a_prepare_that_writes_no_row_is_an_error_naming_the_most_common_reason(tmp_path, capsys):
+    release = make_lvbench(tmp_path / "raw")
+    for path in sorted((release.raw / "scripts" / "videos").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()  # the videos were never downloaded
+    assert svr1(release.argv(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert "test.parquet has no rows: all 6 questions were skipped" in err
+    assert "most often (4) because: file not found" in err and "skipped.csv" in err
+
+
+def test_an_mvbench_clip_is_cut_out_of_its_original_video_or_taken_re_cut(tmp_path):
+    from sparse_video_r1.video import open_video
+
+    for branch in ("main", "video"):
+        release = make_mvbench(tmp_path / branch, branch=branch)
+        assert svr1(release.argv(tmp_path / f"out-{branch}")) == 0
+        info = _rows(tmp_path / f"out-{branch}", release)["action_sequence_0"]["extra_info"]
+        clip = open_video(info["video"])
+        assert Path(info["video"]).name == "ZS9XR_1.1_2.6.mp4" and abs(clip.duration - 1.5) < 0.11
+        if branch == "main":  # cut by prepare from the 4 s original: frames 11 to 25 of it, no more
+            assert Path(info["video"]).parent == tmp_path / f"out-{branch}" / "clips"
+            assert clip.num_frames == 15
 
 
 def test_mlvu_and_mvbench_say_which_task_files_they_read(tmp_path, capsys):
     for name in ("mlvu", "mvbench"):
         assert svr1(MAKERS[name](tmp_path / name).argv(tmp_path / f"out-{name}")) == 0
     out = capsys.readouterr().out
-    assert "from 2 of MLVU's 7 multiple-choice tasks" in out and "8_sub_scene" not in out
+    assert "from 4 of MLVU's 7 multiple-choice tasks" in out and "8_sub_scene" not in out
     assert (
-        "from 4 of MVBench's 20 tasks" in out
-        and "action_sequence, action_antonym, object_existence, episodic_reasoning" in out
+        "from 5 of MVBench's 20 tasks" in out
+        and "action_sequence, action_antonym, object_existence, action_localization, episodic_reasoning"
+        in out
     )
 
 
@@ -92,32 +137,40 @@ def _change(path: Path, change) -> None:
 
 
 MALFORMED = [  # benchmark, a change to its questions file, what the error says after the file's name
-    ("videomme", lambda r: r[2].update(answer="F"), "row #2: answer 'F' is not a letter A-D"),
     ("videomme", lambda r: [x.pop("task_type") for x in r], ": missing columns task_type"),
     ("videomme", lambda r: r[1].update(options=None), "row #1: field 'options' is missing"),
     ("lvbench", lambda r: r[0]["qa"][1].pop("answer"), "line 1, qa[1]: field 'answer' is missing"),
     ("lvbench", lambda r: r[1].update(qa={"uid": 4}), "line 2: field 'qa' must be a list, not dict"),
-    (
-        "lvbench",
-        lambda r: r[0]["qa"][0].update(question="Which?"),
-        "line 1, qa[0]: field 'question' holds no",
-    ),
-    ("mlvu", lambda r: r[1].update(answer="a cat"), "entry #1: answer 'a cat' is none of the candidates"),
     ("mlvu", lambda r: r[0].update(question=7), "entry #0: field 'question' must be a string, not int"),
     (
         "longvideobench",
         lambda r: r[0].update(correct_choice="1"),
         "entry #0: field 'correct_choice' must be an",
     ),
-    (
-        "longvideobench",
-        lambda r: r[1].update(correct_choice=5),
-        "entry #1: field 'correct_choice' is 5, not an",
-    ),
     ("longvideobench", lambda r: r[3].pop("video_path"), "entry #3: field 'video_path' is missing"),
     ("mvbench", lambda r: r[0].update(candidates="yes, no"), "entry #0: field 'candidates' must be a list"),
-    ("mvbench", lambda r: r[1].update(answer="Lifting"), "entry #1: answer 'Lifting' is none of the"),
 ]
+# A problem with one record's content: that record is skipped with the reason, the rest is prepared.
+CONTENT = [  # benchmark, a change, the source of the record skipped, the start of its reason
+    ("videomme", lambda r: r[2].update(answer="F"), "#2", "answer 'F' is not a letter A-D"),
+    ("lvbench", lambda r: r[0]["qa"][0].update(question="Which?"), "1 qa[0]", "field 'question' holds no options"),
+    ("mlvu", lambda r: r[0].update(answer="a cat"), "#0", "answer 'a cat' is none of the candidates"),
+    ("longvideobench", lambda r: r[1].update(correct_choice=5), "#1", "field 'correct_choice' is 5, not an index"),
+    ("mvbench", lambda r: r[0].update(answer="Lifting"), "#0", "answer 'Lifting' is none of the candidates"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "change", "place", "reason"), CONTENT)
+def test_a_record_whose_content_cannot_be_a_question_is_skipped_with_its_reason(
+    name, change, place, reason, tmp_path
+):
+    release = MAKERS[name](tmp_path / "raw")
+    _change(release.file, change)
+    assert svr1(release.argv(tmp_path / "out")) == 0
+    skipped = pd.read_csv(tmp_path / "out" / "skipped.csv", dtype=str).set_index("source")["reason"]
+    source = f"{release.file.name}:{place}"
+    assert skipped[source].startswith(reason), skipped[source]
+    assert len(_rows(tmp_path / "out", release)) == len(release.rows) - 1
 
 
 @pytest.mark.parametrize(("name", "change", "message"), MALFORMED)

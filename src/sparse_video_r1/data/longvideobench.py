@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import Entry, question, read_json_list
+from sparse_video_r1.data.release import Entry, Skip, question, read_json_list, skipped
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "val"
@@ -33,17 +33,24 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
     questions = []
     for entry in read_json_list(path):
         options = entry.strings("candidates")
+        video_id, qid = entry.get("video_id", str), str(entry.get("id", (str, int)))
+        video = raw_dir / "videos" / entry.get("video_path", str)
+        try:
+            answer = _choice(entry, options)
+        except Skip as reason:
+            questions.append(skipped(entry, reason, video_id=video_id, qid=qid, video=video))
+            continue
         questions.append(
             question(
                 entry,
-                video_id=entry.get("video_id", str),
-                qid=str(entry.get("id", (str, int))),
+                video_id=video_id,
+                qid=qid,
                 text=entry.get("question", str),
                 options=options,
-                answer=_choice(entry, options),
+                answer=answer,
                 type=entry.get("question_category", str),
                 duration_group=str(entry.get("duration_group", (int, str))),
-                video=raw_dir / "videos" / entry.get("video_path", str),
+                video=video,
             )
         )
     return questions, f"read {len(questions)} questions from {path}"
@@ -52,7 +59,5 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
 def _choice(entry: Entry, options: tuple[str, ...]) -> int:
     choice = entry.get("correct_choice", int)
     if not 0 <= choice < len(options):
-        raise entry.error(
-            f"field 'correct_choice' is {choice}, not an index of the {len(options)} candidates"
-        )
+        raise Skip(f"field 'correct_choice' is {choice}, not an index of the {len(options)} candidates")
     return choice

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import candidate_fields, question, read_json_list
+from sparse_video_r1.data.release import Skip, candidate_fields, question, read_json_list, skipped
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "dev"
@@ -38,14 +38,22 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
     for task in found:
         name = task.split("_", 1)[1]
         for index, entry in enumerate(read_json_list(root / "json" / f"{task}.json")):
-            fields = candidate_fields(entry)
+            qid, video_id = f"{name}_{index}", entry.get("video", str)
+            video = root / "video" / task / video_id
+            try:
+                fields = candidate_fields(
+                    entry, last=True
+                )  # as MLVU's scorer picks among repeated candidates
+            except Skip as reason:
+                questions.append(skipped(entry, reason, video_id=video_id, qid=qid, video=video))
+                continue
             questions.append(
                 question(
                     entry,
                     **fields,
-                    qid=f"{name}_{index}",
+                    qid=qid,
                     type=entry.get("question_type", str, default=name) or name,
-                    video=root / "video" / task / fields["video_id"],
+                    video=video,
                 )
             )
     missing = [task for task in TASKS if task not in found]

@@ -9,21 +9,35 @@ from pathlib import Path
 from sparse_video_r1.data import longvideobench, lvbench, mlvu, mvbench, videomme
 from sparse_video_r1.data.manifest import Manifest
 from sparse_video_r1.data.nextqa import nextgqa_splits, nextqa_splits
-from sparse_video_r1.data.splits import Question, summary_table, write_splits
+from sparse_video_r1.data.splits import DatasetError, Question, summary_table, write_splits
 from sparse_video_r1.data.synthetic import make_synthetic
 
 
 def _write(
-    splits: dict[str, list[Question]], out_dir: Path, data_source: str, samples: dict, seed: int, began: float
+    splits: dict[str, list[Question]],
+    out_dir: Path,
+    data_source: str,
+    samples: dict,
+    seed: int,
+    began: float,
+    odd_options: bool = False,
 ) -> int:
     manifest = Manifest(out_dir / "manifest.csv")
     known = len(manifest.entries)
     reports = write_splits(
-        splits, out_dir, data_source=data_source, samples=samples, seed=seed, manifest=manifest
-    )
+        splits, out_dir, data_source=data_source, samples=samples, seed=seed, manifest=manifest,
+        odd_options=odd_options,
+    )  # fmt: skip
     elapsed = time.perf_counter() - began
     rows = sum(len(questions) for questions in splits.values())
     print(summary_table(reports, out_dir))
+    for split, report in reports.items():
+        if report.rows == 0 and report.skipped:
+            reason, times = report.reasons.most_common(1)[0]
+            raise DatasetError(
+                f"{out_dir / (split + '.parquet')} has no rows: all {report.skipped} questions were skipped, "
+                f"most often ({times}) because: {reason}; see {out_dir / 'skipped.csv'}"
+            )
     print(
         f"{rows} questions read, {len(manifest.entries)} videos in the manifest ({known} known before), "
         f"{elapsed:.1f} s ({rows / max(elapsed, 1e-9):.0f} questions/s)"
@@ -67,7 +81,9 @@ def prepare_benchmark(name: str, raw_dir: str, out_dir: str, samples: int | None
     reader = BENCHMARKS[name]
     questions, what = reader.read(Path(raw_dir))
     print(what)
-    return _write({reader.SPLIT: questions}, Path(out_dir), name, {reader.SPLIT: samples}, seed, began)
+    # Questions with empty or repeated options are kept: the benchmarks' scorers count them.
+    splits, out = {reader.SPLIT: questions}, Path(out_dir)
+    return _write(splits, out, name, {reader.SPLIT: samples}, seed, began, odd_options=True)
 
 
 def prepare_synthetic(out_dir: str, videos: int, seed: int, shuffle_options: bool = False) -> int:

@@ -5,7 +5,11 @@ A record knows where it came from, so every error names the file and the line (J
 (a JSON list, counted from 0) or the row (parquet), and the field:
 
     /data/lvbench/video_info.meta.jsonl, line 7: field 'qa' must be a list, not str
-    /data/MLVU/json/1_plotQA.json, entry #12: answer 'a cat' is none of the candidates ['a dog', ...]
+
+Errors are for structure (a file that is not JSON, a missing column, a field of the wrong type: the file is
+not the release it claims to be). A problem with one record's content (an answer that is none of its
+candidates, a question without options) is a `Skip`: that record becomes a line of skipped.csv with the
+reason, and the rest of the release is read.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from sparse_video_r1.data.options import strip_letter
 from sparse_video_r1.data.splits import DatasetError, Question
 
 _KINDS = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+
+
+class Skip(Exception):
+    """A problem with one record's content: the record is listed in skipped.csv with this reason."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +102,9 @@ def read_json_list(path: Path) -> list[Entry]:
     return entries
 
 
-def read_parquet_rows(path: Path, columns: tuple[str, ...]) -> list[Entry]:
-    """The rows of a parquet file as records; a missing column is an error naming it."""
+def read_parquet_rows(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[Entry]:
+    """The rows of a parquet file as records of `columns` (and of the `optional` ones it has); a missing
+    column is an error naming it."""
     import pyarrow.parquet as pq
 
     try:
@@ -106,9 +115,10 @@ def read_parquet_rows(path: Path, columns: tuple[str, ...]) -> list[Entry]:
     if missing:
         found = ", ".join(table.column_names)
         raise DatasetError(f"{path}: missing columns {', '.join(missing)} (found: {found})")
+    kept = [*columns, *(c for c in optional if c in table.column_names)]
     return [
         Entry(record, path, f"row #{index}", f"{path.name}:#{index}")
-        for index, record in enumerate(table.select(list(columns)).to_pylist())
+        for index, record in enumerate(table.select(kept).to_pylist())
     ]
 
 
@@ -117,30 +127,32 @@ def unlettered(options: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(strip_letter(option, chr(ord("A") + i)) for i, option in enumerate(options))
 
 
-def letter_index(entry: Entry, answer: str, options: tuple[str, ...]) -> int:
-    """The index of an answer given as a letter ("B", "(B)" or "B.")."""
+def letter_index(answer: str, options: tuple[str, ...]) -> int:
+    """The index of an answer given as a letter ("B", "(B)" or "B."); a Skip when it names no option."""
     letter = answer.strip().strip("().").strip()
     if len(letter) != 1 or not "A" <= letter < chr(ord("A") + len(options)):
-        raise entry.error(f"answer {answer!r} is not a letter A-{chr(ord('A') + len(options) - 1)}")
+        raise Skip(f"answer {answer!r} is not a letter A-{chr(ord('A') + max(len(options), 1) - 1)}")
     return ord(letter) - ord("A")
 
 
-def text_index(entry: Entry, answer: str, options: tuple[str, ...]) -> int:
-    """The index of an answer given as the text of one of the options."""
-    if answer not in options:
-        raise entry.error(f"answer {answer!r} is none of the candidates {list(options)}")
-    return options.index(answer)
+def text_index(answer: str, options: tuple[str, ...], last: bool = False) -> int:
+    """The index of an answer given as the text of one of the options (the first that matches, or the
+    `last`, as the benchmark's own scorer picks among repeated candidates); a Skip when none does."""
+    matches = [i for i, option in enumerate(options) if option == answer]
+    if not matches:
+        raise Skip(f"answer {answer!r} is none of the candidates {list(options)}")
+    return matches[-1] if last else matches[0]
 
 
-def candidate_fields(entry: Entry) -> dict:
+def candidate_fields(entry: Entry, last: bool = False) -> dict:
     """The Question fields of a record naming its video file, question, candidates and the right candidate's
-    text (MLVU, MVBench): video_id, text, options, answer."""
+    text (MLVU, MVBench): video_id, text, options, answer (see text_index for `last`)."""
     options = entry.strings("candidates")
     return {
         "video_id": entry.get("video", str),
         "text": entry.get("question", str),
         "options": options,
-        "answer": text_index(entry, entry.get("answer", str), options),
+        "answer": text_index(entry.get("answer", str), options, last),
     }
 
 
@@ -155,3 +167,8 @@ def question(entry: Entry, *, options: tuple[str, ...], skip: str = "", **fields
     if len(options) > len(OPTION_LETTERS):
         skip = f"{len(options)} options; the reply protocol names at most {len(OPTION_LETTERS)} (A-E)"
     return Question(options=options, source=entry.source, skip=skip, **fields)
+
+
+def skipped(entry: Entry, reason: Skip, *, video_id: str, qid: str, video: Path | None) -> Question:
+    """The stand-in of a record whose content cannot become a question: listed in skipped.csv, never a row."""
+    return Question(video_id, qid, "", (), 0, "", video, entry.source, skip=str(reason))

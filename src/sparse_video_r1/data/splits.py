@@ -11,14 +11,16 @@ import csv
 import os
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sparse_video_r1.agent.episode import Episode
 from sparse_video_r1.agent.episode import Question as EpisodeQuestion
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.data.manifest import Manifest, VideoEntry
+from sparse_video_r1.video import VideoError
 from sparse_video_r1.video.timestamps import FrameGrid
+from sparse_video_r1.video.writer import cut_clip
 
 AGENT_NAME = "frame_request"  # the agent loop registered in agent/agent_loop.yaml
 
@@ -42,6 +44,9 @@ class Question:
     spans: tuple[tuple[float, float], ...] = ()  # evidence intervals in seconds (NExT-GQA, synthetic)
     duration_group: str = ""  # the benchmark's own duration bucket, for its official scores (Video-MME, ...)
     skip: str = ""  # why the row cannot be used, known as it is read (more options than letters, ...)
+    clip: tuple[float, float] | None = (
+        None  # the question asks about these seconds of `video` (cut on writing)
+    )
 
 
 def verl_row(question: Question, video: VideoEntry, split: str, index: int, data_source: str) -> dict:
@@ -80,6 +85,7 @@ class SplitReport:
     videos: int
     types: Counter
     skipped: int
+    reasons: Counter  # why the skipped questions were skipped, by reason
 
 
 def write_splits(
@@ -90,18 +96,22 @@ def write_splits(
     samples: dict[str, int | None],
     seed: int,
     manifest: Manifest,
+    odd_options: bool = False,
 ) -> dict[str, SplitReport]:
     """Write each split's parquet (a seeded sample of `samples[split]` rows when given), skipped.csv,
-    and return what was written. Rows whose video is missing or undecodable are skipped, not dropped."""
+    and return what was written. Rows whose video is missing or undecodable are skipped, not dropped; so
+    are questions with empty or repeated options, unless `odd_options` (a benchmark whose official scorer
+    counts them keeps them, to score over the same questions)."""
     import pandas as pd
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    splits = {split: [_cut(q, out_dir / "clips") for q in questions] for split, questions in splits.items()}
     manifest.probe_all([q.video for qs in splits.values() for q in qs if q.video is not None and not q.skip])
     reports, skipped = {}, []
     for split, questions in splits.items():
         good, first_seen = [], {}
         for question in questions:
-            reason = _unusable(question, manifest, first_seen)
+            reason = _unusable(question, manifest, first_seen, odd_options)
             if reason:
                 skipped.append(
                     {
@@ -126,12 +136,32 @@ def write_splits(
             videos=len({q.video_id for q in good}),
             types=Counter(q.type for q in good),
             skipped=sum(1 for s in skipped if s["split"] == split),
+            reasons=Counter(s["reason"] for s in skipped if s["split"] == split),
         )
     _write_skipped(skipped, out_dir / "skipped.csv")
     return reports
 
 
-def _unusable(question: Question, manifest: Manifest, first_seen: dict[tuple[str, str], str]) -> str:
+def _cut(question: Question, folder: Path) -> Question:
+    """A question about a clip of its video, asked about that clip: cut once into OUT/clips/ (reused by a
+    later prepare), or skipped with the reason when it cannot be cut."""
+    if question.clip is None or question.skip or question.video is None or not question.video.is_file():
+        return question
+    start, end = question.clip
+    target = folder / f"{question.video.stem}_{start:g}_{end:g}.mp4"
+    if not target.is_file():
+        try:
+            cut_clip(question.video, start, end, target)
+        except (VideoError, ValueError) as error:
+            return replace(
+                question, skip=f"its clip {start:g}-{end:g} s cannot be cut from {question.video}: {error}"
+            )
+    return replace(question, video=target, clip=None)
+
+
+def _unusable(
+    question: Question, manifest: Manifest, first_seen: dict[tuple[str, str], str], odd_options: bool
+) -> str:
     """Why a question cannot become a row, or "" (`first_seen`: the source of each (video, qid) so far)."""
     key = (question.video_id, question.qid)
     if key in first_seen:
@@ -139,6 +169,10 @@ def _unusable(question: Question, manifest: Manifest, first_seen: dict[tuple[str
     first_seen[key] = question.source
     if question.skip:
         return question.skip
+    return (not odd_options and _odd_options(question)) or _video_problem(question, manifest)
+
+
+def _odd_options(question: Question) -> str:
     empty = [OPTION_LETTERS[i] for i, option in enumerate(question.options) if not option.strip()]
     if empty:
         return f"option {', '.join(empty)} is empty"
@@ -150,6 +184,10 @@ def _unusable(question: Question, manifest: Manifest, first_seen: dict[tuple[str
     ]
     if same:
         return "options " + ", ".join(f"{a} and {b}" for a, b in same) + " are the same"
+    return ""
+
+
+def _video_problem(question: Question, manifest: Manifest) -> str:
     if question.video is None:
         return "video id not in the dataset's video map"
     entry = manifest[question.video]

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_video_r1.data.release import first_existing, letter_index, question, read_parquet_rows, unlettered
+from sparse_video_r1.data.release import (
+    Skip,
+    first_existing,
+    letter_index,
+    question,
+    read_parquet_rows,
+    skipped,
+    unlettered,
+)
 from sparse_video_r1.data.splits import DatasetError, Question
 
 SPLIT = "test"
@@ -35,18 +43,24 @@ def read(raw_dir: Path) -> tuple[list[Question], str]:
     for path in files:
         for entry in read_parquet_rows(path, COLUMNS):
             options = unlettered(entry.strings("options"))
-            video_id = entry.get("videoID", str)
+            video_id, qid = entry.get("videoID", str), entry.get("question_id", str)
+            video = first_existing([raw_dir / "data" / f"{video_id}.{ext}" for ext in EXTENSIONS])
+            try:
+                answer = letter_index(entry.get("answer", str), options)
+            except Skip as reason:
+                questions.append(skipped(entry, reason, video_id=video_id, qid=qid, video=video))
+                continue
             questions.append(
                 question(
                     entry,
                     video_id=video_id,
-                    qid=entry.get("question_id", str),
+                    qid=qid,
                     text=entry.get("question", str),
                     options=options,
-                    answer=letter_index(entry, entry.get("answer", str), options),
+                    answer=answer,
                     type=entry.get("task_type", str),
                     duration_group=entry.get("duration", str),
-                    video=first_existing([raw_dir / "data" / f"{video_id}.{ext}" for ext in EXTENSIONS]),
+                    video=video,
                 )
             )
     return questions, f"read {len(questions)} questions from {', '.join(str(p) for p in files)}"

@@ -1,5 +1,5 @@
-"""Write frames to a real video file with PyAV (H.264 in mp4, VP9 in webm): for test videos, benchmarks
-and the synthetic benchmark. Not on any training path."""
+"""Write frames to a real video file with PyAV (H.264 in mp4, VP9 in webm): for test videos, benchmarks, the
+synthetic benchmark, and clips `svr1 prepare` cuts out of longer videos (MVBench). Not on any training path."""
 
 from __future__ import annotations
 
@@ -60,3 +60,27 @@ def write_video(
             raise ValueError(f"{path}: no frames to write")
         container.mux(stream.encode())
     return path
+
+
+def cut_clip(source: str | Path, start: float, end: float, target: str | Path, chunk: int = 64) -> Path:
+    """The frames `source` shows in [start, end) as a video of their own at the source's rate, its times
+    starting at 0 (a benchmark question about a clip of a longer video). Decoded by the frame service, a
+    chunk at a time, so memory follows the chunk, not the clip."""
+    from sparse_video_r1.video.reader import open_video
+
+    video = open_video(source)
+    first, last = video.grid.frame_at(start), video.grid.frame_at(min(end, video.duration))
+    times = [(frame + 0.5) / video.fps for frame in range(first, max(last, first + 1))]
+    odd = video.width % 2 or video.height % 2  # 4:2:0 needs even sides
+
+    def frames():
+        for at in range(0, len(times), chunk):
+            yield from (np.asarray(image) for image in video.frames_at(times[at : at + chunk]))
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".partial-{target.name}")
+    write_video(partial, frames(), Fraction(video.fps).limit_denominator(1001),
+                pixel_format="yuv444p" if odd else "yuv420p")  # fmt: skip
+    partial.replace(target)
+    return target
