@@ -38,6 +38,13 @@ REPLIES = [
     ("The answer is B because he eats", "B"),
     ("A", "A"),
     ("A man sits down.", "A"),
+    # a leading option label wins, whatever the echoed option's text names
+    ("B. A cat sits on the mat.", "B"),
+    ("(D) Plan B", "D"),
+    ("**C** A dog barks", "C"),
+    ("E: A or B would be wrong", "E"),
+    ("B. Not A.", "B"),
+    ("(A) eats (B) reads", "A"),
     # abbreviations name no option
     ("E.g., the man reads, so the answer is B.", "B"),
     ("I.e. B.", "B"),
@@ -48,8 +55,6 @@ REPLIES = [
     ("B or C", None),
     ("Either C or D.", None),
     ("A man sits down, so the answer is B.", None),
-    ("(A) eats (B) reads", None),
-    ("B. Not A.", None),
     # no option named
     ("", None),
     ("   ", None),

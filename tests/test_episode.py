@@ -110,6 +110,31 @@ def test_the_runner_stops_on_its_token_budget():
     assert episode.record.end == "token budget"
 
 
+def test_a_turn_that_never_reached_the_model_leaves_no_frames_in_the_record():
+    episode = Episode(QUESTION, FORTY)
+    episode.opening()  # 5 frames
+    episode.step("<think>x</think><frames>1, 2</frames>")  # a turn with 2 more, built
+    episode.stop("token budget")  # ... but it did not fit: the model never saw it
+    assert len(episode.record.frames) == 5 and episode.record.actions == ["frames"]
+    shown = Episode(QUESTION, FORTY)
+    shown.opening()
+    shown.step("<think>x</think><frames>1, 2</frames>")
+    shown.step("<think>y</think><frames>3</frames>")  # replying to the turn shows it
+    shown.stop("token budget")
+    assert [f["time"] for f in shown.record.frames if f["round"]] == [1, 2]
+
+
+def test_a_zoom_that_never_reached_the_model_is_not_recorded():
+    from sparse_video_r1.agent.zoom import ZoomEpisode
+
+    config = EpisodeConfig(mode="zoom", overview_frames=8, zoom_frames=4)
+    episode = ZoomEpisode(QUESTION, FORTY, config)
+    episode.opening()
+    episode.step("<think>x</think><zoom>10, 14</zoom>")
+    episode.stop("token budget")
+    assert episode.record.zooms == [] and len(episode.record.frames) == 8
+
+
 def test_times_on_the_same_frame_are_one_frame_shown_and_charged_once():
     # 2.0 s at 30 fps: 1.99 s and 2.0 s both show the last frame, as the frame service decodes them.
     episode = Episode(QUESTION, FrameGrid.of(2.0, 30), EpisodeConfig(first_frames=2))
@@ -149,3 +174,23 @@ def test_with_no_frames_left_the_turn_asks_for_an_answer_and_counts_rounds_truth
     assert "This is your last reply" in _text(episode.step("<think>x</think><frames>4</frames>"))
     assert episode.step("<think>x</think><answer>B</answer>") is None
     assert episode.record.end == "answer" and episode.record.invalid_actions == 3
+
+
+def test_an_evaluation_whose_next_turn_does_not_fit_records_only_what_the_model_saw(video_cases):
+    """The evaluator drives the same rules: a backend's ContextFull takes the last turn back, its frames and
+    visual tokens too (the record counted 7 frames where the model had seen 5)."""
+    from sparse_video_r1.evaluation.methods import ContextFull, Sample, agent
+    from sparse_video_r1.video import open_video
+
+    video = open_video(video_cases["h264_bframes_ntsc"].path)
+    sample = Sample("doc", QUESTION, "B", "t", str(video.path), seed=0)
+    conversation = agent(sample, video, EpisodeConfig(max_pixels=3136, min_pixels=3136))
+    opening = next(conversation)
+    conversation.send("<think>x</think><frames>1, 2</frames>")
+    with pytest.raises(StopIteration) as stopped:
+        conversation.throw(ContextFull("no room"))
+    record = stopped.value.value
+    images = [part for part in opening[0]["content"] if part["type"] == "image"]
+    assert record.end == "token budget" and len(record.frames) == len(images) == 5
+    shown = sum((part["image"].width // 28) * (part["image"].height // 28) for part in images)
+    assert record.visual_tokens == shown  # the opening's frames only

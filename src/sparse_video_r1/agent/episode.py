@@ -158,6 +158,9 @@ class Episode:
         self.record = EpisodeRecord()
         self.words = WORDINGS[self.config.wording]
         self._seen: set[int] = set()
+        # The record's frames and zooms before the last turn built: that turn's are shown only once the
+        # model replies to it, and a runner that stops instead (the turn does not fit) takes them back.
+        self._unshown_from: tuple[int, int] | None = None
 
     @property
     def done(self) -> bool:
@@ -181,6 +184,7 @@ class Episode:
         else:
             raise ValueError(f"unknown first_strategy {config.first_strategy!r}: use 'uniform' or 'random'")
         times = self._new_frames(times)  # a very short video has fewer frames than asked for
+        self._mark_unshown()
         parts: list[Part] = [self.words.introduction(self.question.render(), self.duration, len(times))]
         parts += self._show(times, round_=0)
         parts.append("\n" + self._instructions())
@@ -197,6 +201,7 @@ class Episode:
         """Apply one assistant reply; the next user turn, or None when the episode has ended."""
         if self.done:
             raise RuntimeError("the episode has ended")
+        self._unshown_from = None  # the model replied to the last turn: it saw it
         self.record.rounds += 1
         action = parse_reply(reply, self.question.letters, self.ACTIONS)
         if isinstance(action, Answer):
@@ -204,6 +209,7 @@ class Episode:
             self.record.answer = action.letter
             self.stop("answer")
             return None
+        self._mark_unshown()
         turn = action if isinstance(action, Invalid) else self._act(action)
         if isinstance(turn, Invalid):
             self.record.actions.append(f"invalid: {turn.reason}")
@@ -225,9 +231,17 @@ class Episode:
         return parts
 
     def stop(self, reason: str) -> None:
-        """End the episode (the runner calls this when the next turn would not fit its token budget)."""
-        if not self.done:
-            self.record.end = reason
+        """End the episode (the runner calls this when the next turn would not fit its token budget): the
+        turn built last, which the model never saw, leaves the record."""
+        if self.done:
+            return
+        self.record.end = reason
+        if self._unshown_from is not None:
+            frames, zooms = self._unshown_from
+            del self.record.frames[frames:], self.record.zooms[zooms:]
+
+    def _mark_unshown(self) -> None:
+        self._unshown_from = (len(self.record.frames), len(self.record.zooms))
 
     def _new_frames(self, times: Sequence[float]) -> list[float]:
         """The times that show a frame not yet shown, the first time of each frame, in order."""

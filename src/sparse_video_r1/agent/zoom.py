@@ -66,6 +66,7 @@ class ZoomEpisode(Episode):
         if times is None:
             times = overview_timestamps(self.duration, config.overview_fps, config.overview_frames)
         times = self._new_frames(times)
+        self._mark_unshown()
         parts: list[Part] = [self.words.overview(self.question.render(), self.duration, len(times))]
         parts += self._show(times, round_=0, max_pixels=config.overview_pixels, drawn=True)
         parts.append("\n" + self._instructions())

@@ -146,20 +146,21 @@ def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
     grid = FrameGrid(video.duration, video.fps, video.num_frames)
     episode = make_episode(sample.question, grid, config, seed=sample.seed)
     content, images = _content(episode.opening(), video)
-    messages, replies, tokens = [{"role": "user", "content": content}], [], _tokens(images)
+    messages, replies, tokens, unshown = [{"role": "user", "content": content}], [], 0, _tokens(images)
     while True:
         try:
             reply = yield messages
-        except ContextFull:
+        except ContextFull:  # the last turn did not fit: the model never saw it (nor does the record)
             episode.stop("token budget")
             break
+        tokens += unshown
         replies.append(reply)
         messages.append({"role": "assistant", "content": reply})
         turn = episode.step(reply)
         if turn is None:
             break
         content, images = _content(turn, video)
-        tokens += _tokens(images)
+        unshown = _tokens(images)
         messages.append({"role": "user", "content": content})
     record = episode.record
     done = _record(
