@@ -125,8 +125,9 @@ def test_love_r1s_evaluation_pads_widens_and_stops_at_a_repeat():
 
 @pytest.mark.parametrize(
     ("span", "duration"),
-    [((9.5, 10.06), 10.06), ((0.9, 1.0), 2.2), ((0.0, 10.0), 10.0), ((3.33, 3.34), 7.77)],
-)
+    [((9.5, 10.06), 10.06), ((0.9, 1.0), 2.2), ((0.0, 10.0), 10.0), ((3.33, 3.34), 7.77),
+     ((10.0, 10.06), 10.06), ((0.0, 0.04), 10.06), ((1.04, 1.1), 2.27)],
+)  # fmt: skip
 def test_the_oracles_zoom_keeps_the_rules_at_the_edges(span, duration):
     from sparse_video_r1.agent.oracle import oracle_reply, zoom_span
 
@@ -140,12 +141,34 @@ def test_the_oracles_zoom_keeps_the_rules_at_the_edges(span, duration):
     assert episode.record.actions == ["zoom"]
 
 
+def test_the_oracle_zooms_into_evidence_in_the_last_tenth_of_a_second_once_then_answers():
+    from sparse_video_r1.agent.oracle import oracle_reply
+
+    episode = _episode(duration=10.06, fps=30.0)
+    episode.opening()
+    while not episode.done:
+        episode.step(oracle_reply(episode, [(10.0, 10.06)], answer=1, rng=random.Random(0)))
+    assert episode.record.actions == ["zoom", "answer"] and episode.record.answer == "B"
+
+
+def test_a_video_too_short_for_any_zoom_offers_none():
+    for inference, duration in (("strict", 1.8), ("love_r1", 2.5)):
+        config = EpisodeConfig(mode="zoom", overview_frames=4, zoom_frames=4, zoom_inference=inference)
+        episode = ZoomEpisode(QUESTION, FrameGrid.of(duration, 30.0), config)
+        opening = "".join(part for part in episode.opening() if isinstance(part, str))
+        assert "<zoom>" not in opening and episode.zooms_left == 0
+        turn = episode.step("<think>x</think><zoom>0, 1</zoom>")
+        why = f"invalid: the video ({duration:.1f} s) is too short to zoom into, so answer"
+        assert episode.record.actions == [why] and "<zoom>" not in "".join(map(str, turn))
+
+
 def test_on_a_video_too_short_for_a_zoom_the_oracle_answers():
     from sparse_video_r1.agent.oracle import NoEvidence, oracle_reply, zoom_span
 
-    assert zoom_span([(0.9, 1.0)], 2.02) is None  # at most 1.01 s, under 1 s once on the tenths
-    episode = _episode(duration=2.02)
-    episode.opening()  # 5 overview frames: 0.2, 0.6, 1.0, 1.4 and 1.8 s, none inside 0.9-1.0 s
+    assert zoom_span([(0.9, 1.0)], 2.02) == (0.4, 1.41)  # 1.01 s, the longest a 2.02 s video allows
+    assert zoom_span([(0.9, 1.0)], 1.9) is None  # at most 0.95 s: under the shortest zoom
+    episode = _episode(duration=1.9)
+    episode.opening()  # no overview frame falls inside 0.9-1.0 s
     with pytest.raises(NoEvidence):
         oracle_reply(episode, [(0.9, 1.0)], answer=1)
     assert "<answer>" in oracle_reply(episode, [(0.9, 1.0)], answer=1, rng=random.Random(0))  # never frames

@@ -117,7 +117,8 @@ def oracle_reply(
     refused = bool(actions) and actions[-1] != "zoom"  # its zoom was invalid: answer, never repeat it
     if isinstance(episode, ZoomEpisode) and not _zoomed_into(episode, spans) and not refused:
         span = zoom_span(spans, episode.duration)
-        if span and episode.zooms_left > 0 and episode.rounds_left > 1:
+        made = {(zoom["start"], zoom["end"]) for zoom in episode.record.zooms}
+        if span and span not in made and episode.zooms_left > 0 and episode.rounds_left > 1:
             think = thinking.zoom.format(start=f"{span[0]:g}", end=f"{span[1]:g}")
             return f"<think>{think}</think><zoom>{span[0]:g}, {span[1]:g}</zoom>"
     may_ask = episode.rounds_left > 1 and not isinstance(episode, ZoomEpisode)  # zoom episodes ask no frames
@@ -167,16 +168,23 @@ def _next_times(episode: Episode, policy: Policy, rng: random.Random | None) -> 
 
 def zoom_span(spans: Sequence[Sequence[float]], duration: float) -> tuple[float, float] | None:
     """The oracle's zoom: the first evidence span, widened to 2 s about its middle and cut to the longest zoom
-    allowed, inside the video, on tenths of a second; None when the video is too short for any zoom."""
+    allowed, inside the video, on tenths of a second rounded outwards (the evidence stays inside, up to the
+    video's own ends); None when the video is too short for any zoom."""
     longest = longest_zoom(duration)
-    if len(spans) == 0:
+    if len(spans) == 0 or longest < SHORTEST_ZOOM:
         return None
     start, end = spans[0]
     length = min(max(end - start, 2.0), longest)
     middle = min(max((start + end) / 2, length / 2), duration - length / 2)
-    # To a tenth of a second, rounded inwards: never outside the video nor longer than allowed.
-    start, end = math.ceil((middle - length / 2) * 10) / 10, math.floor((middle + length / 2) * 10) / 10
-    return (start, end) if end - start >= SHORTEST_ZOOM else None
+    low = max(0.0, math.floor((middle - length / 2) * 10 + 1e-6) / 10)
+    high = min(duration, math.ceil((middle + length / 2) * 10 - 1e-6) / 10)
+    excess = high - low - longest  # rounding outwards may pass the longest zoom: take it from the far side
+    if excess > 1e-9:
+        if (start + end) / 2 - low > high - (start + end) / 2:
+            low = round(low + excess, 3)
+        else:
+            high = round(high - excess, 3)
+    return (low, high) if high - low >= SHORTEST_ZOOM - 1e-9 else None
 
 
 def _zoomed_into(episode: ZoomEpisode, spans: Sequence[Sequence[float]]) -> bool:

@@ -56,8 +56,18 @@ class ZoomEpisode(Episode):
         return any(action.startswith(STOPPED) for action in self.record.actions)
 
     @property
+    def can_zoom(self) -> bool:
+        """Whether any zoom is possible in this video: one of at least 1 s and at most half the video under
+        the training rules (a video of 2 s at least), one LOVE-R1's evaluation keeps (3 s at least)."""
+        if self.config.zoom_inference == "love_r1":
+            return self.duration >= STOP_SPAN
+        return longest_zoom(self.duration) >= SHORTEST_ZOOM
+
+    @property
     def zooms_left(self) -> int:
-        return 0 if self.stopped else self.config.max_zooms - len(self.record.zooms)
+        if self.stopped or not self.can_zoom:
+            return 0
+        return self.config.max_zooms - len(self.record.zooms)
 
     def opening(self, times: Sequence[float] | None = None) -> list[Part]:
         """The question, the overview frames (`times`, or min(overview_fps x duration, overview_frames)
@@ -78,6 +88,8 @@ class ZoomEpisode(Episode):
             return Invalid("this was the last round, so it had to answer")
         if self.stopped:
             return Invalid("zooming has stopped, so answer")
+        if not self.can_zoom:
+            return Invalid(f"the video ({self.duration:.1f} s) is too short to zoom into, so answer")
         if self.zooms_left <= 0:
             return Invalid(f"no zooms are left (at most {config.max_zooms}), so answer")
         start, end = zoom.start, zoom.end
