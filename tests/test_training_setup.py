@@ -280,6 +280,18 @@ def test_the_ppo_critic_check_names_what_is_missing():
     assert check_ppo(ppo, flash_attn=True, trl=True) == [] and check_ppo(compose(PATHS), False, False) == []
 
 
+def test_step_grpo_is_refused_with_token_level_rejection_sampling_which_would_split_its_steps():
+    from sparse_video_r1.training.checks import check_step_grpo
+
+    love_r1 = [*PATHS, "+variant=love_r1"]
+    token = "algorithm.rollout_correction.rollout_rs=token_k1"
+    assert check_step_grpo(compose(love_r1)) == []
+    (problem,) = check_step_grpo(compose([*love_r1, token]))
+    assert "rollout_rs=token_k1" in problem and "splitting replies" in problem
+    assert check_step_grpo(compose([*love_r1, "algorithm.rollout_correction.rollout_rs=seq_mean_k3"])) == []
+    assert check_step_grpo(compose([*PATHS, token])) == []  # plain GRPO needs no steps
+
+
 def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monkeypatch, tmp_path):
     from sparse_video_r1.training import launch
 

@@ -229,6 +229,27 @@ def verl_validation(config) -> Verdict:
     return Verdict("verl validate_config", "ok", "passed")
 
 
+def check_step_grpo(config) -> list[str]:
+    """step_grpo finds an episode's replies as the runs of generated tokens in its response mask; verl's
+    token-level rejection sampling (algorithm.rollout_correction.rollout_rs=token_k1|k2|k3) takes rejected
+    tokens out of that mask first, which would split one reply into two steps and shift every later step
+    against its group. Refused up front; sequence-level options keep a reply whole."""
+    from verl.trainer.ppo.rollout_corr_helper import TOKEN_LEVEL_ROLLOUT_RS_OPTIONS
+
+    if config.algorithm.adv_estimator != "step_grpo":
+        return []
+    correction = config.algorithm.get("rollout_correction") or {}
+    options = [o.strip() for o in str(correction.get("rollout_rs") or "").split(",") if o.strip()]
+    token_level = [o for o in options if o in TOKEN_LEVEL_ROLLOUT_RS_OPTIONS]
+    if not token_level:
+        return []
+    return [
+        f"step_grpo cannot run with token-level rejection sampling (rollout_rs={','.join(token_level)}): it "
+        "removes tokens from the response mask in which step_grpo finds each reply, splitting replies into "
+        "false steps; use a sequence-level option (seq_*), or algorithm.adv_estimator=grpo"
+    ]
+
+
 def preflight(
     config, *, device: str, visible_gpus: int, dry_run: bool, gpu_bytes: float | None
 ) -> list[Verdict]:
@@ -268,5 +289,6 @@ def preflight(
     verdicts.append(
         _verdict("token budget", budget_problems, f"prompt <= {budget.prompt}, response <= {budget.response}")
     )
+    verdicts.append(_verdict("advantages", check_step_grpo(config), str(config.algorithm.adv_estimator)))
     verdicts.append(verl_validation(config))
     return verdicts
