@@ -27,7 +27,7 @@ from sparse_video_r1.video import (
     uniform_timestamps,
 )
 from sparse_video_r1.video.cache import LRUCache, decoder_cache, frame_cache
-from sparse_video_r1.video.reader import DECODE_CHUNK
+from sparse_video_r1.video.reader import DECODE_CHUNK, DECODE_SPAN
 from sparse_video_r1.video.tools import probe_command
 from sparse_video_r1.video.writer import write_video
 from videos import make_broken, make_variable_rate, paint_index, read_index
@@ -187,6 +187,37 @@ def test_a_decode_that_timed_out_stops_instead_of_running_on(tmp_path):
     assert chunks == [DECODE_CHUNK]  # the abandoned decode stopped after the chunk it was in
 
 
+def test_a_long_decode_that_keeps_making_progress_is_not_cut_off(tmp_path):
+    """The deadline follows progress, not the whole call: an hour-long overview decodes for minutes, chunk
+    by chunk, and must not time out while every chunk finishes in time (it failed, uncounted, before)."""
+    path = write_video(tmp_path / "long.mp4", (paint_index(i, 64, 48) for i in range(100)), 25)
+    video = open_video(path, timeout=0.5)
+    backend = video._decoder.backend
+    real = backend.frames_played_at
+
+    def steady(seconds):
+        time.sleep(0.15)  # each chunk in time, the whole call (7 chunks) well past the timeout
+        return real(seconds)
+
+    backend.frames_played_at = steady
+    began = time.monotonic()
+    images = video.frames_at([i / 25 for i in range(100)])
+    assert [read_index(im) for im in images] == list(range(100)) and time.monotonic() - began > 1.0
+
+
+def test_a_chunk_asks_the_decoder_to_run_through_a_bounded_stretch_of_the_video(tmp_path):
+    """An exact decoder runs through every frame between two targets: sparse targets (an overview) go a
+    few to a chunk, so a stall or a cancel is noticed within a chunk's bounded work."""
+    path = write_video(tmp_path / "sparse.mp4", (paint_index(i, 64, 48) for i in range(1500)), 25)
+    video = open_video(path)
+    calls = []
+    real = video._decoder.backend.frames_played_at
+    video._decoder.backend.frames_played_at = lambda seconds: calls.append(seconds) or real(seconds)
+    video.frames_at([i * 6.0 for i in range(10)])  # 150 frames apart: three to a chunk (300 frames)
+    spans = [round((max(c) - min(c)) * 25) for c in calls]
+    assert all(span <= DECODE_SPAN for span in spans) and [len(c) for c in calls] == [3, 3, 3, 1]
+
+
 def test_lru_cache_stays_within_its_byte_budget():
     cache = LRUCache(capacity=1000, size_of=lambda a: a.nbytes)
     for key in range(10):
@@ -223,7 +254,7 @@ def test_a_stuck_decoder_times_out_and_is_replaced(video_cases):
     real = backend.frames_played_at
     backend.frames_played_at = lambda seconds: release.wait() and real(seconds)  # a decode that hangs
     try:
-        with pytest.raises(VideoError, match=r"timed out after 0\.5 s") as error:
+        with pytest.raises(VideoError, match=r"timed out: no progress for 0\.5 s") as error:
             video.frames_at([1.0])
         assert error.value.path == str(case.path)
         # The same Video, and other videos, go on working: the stuck decoder is replaced, not waited for.
@@ -356,3 +387,22 @@ def test_cli_frames_writes_images(video_cases, tmp_path):
     written = sorted(Path(tmp_path).glob("*.png"))
     assert [read_index(Image.open(p)) for p in written] == [15, 60]
     assert main(["frames", str(video_cases["vp9_webm"].path), "--at", "9", "--out", str(tmp_path)]) == 1
+
+
+def test_a_process_whose_decode_timed_out_exits_cleanly(tmp_path):
+    """A decode abandoned on its deadline keeps running inside the decoder; exiting while it does aborted
+    the process ("terminate called without an active exception", exit 134) after its results were written."""
+    import subprocess
+    import sys
+
+    path = write_video(tmp_path / "hd.mp4", (paint_index(i, 1280, 720) for i in range(240)), 30, gop=240)
+    script = (
+        "import sys; from sparse_video_r1.video import VideoError, open_video\n"
+        f"open_video({str(path)!r})\n"  # opened once; the process's decoder then serves a short deadline
+        f"video = open_video({str(path)!r}, timeout=0.02)\n"
+        "try:\n    video.frames_at([i / 30 for i in range(0, 240, 3)])\nexcept VideoError as e:\n"
+        "    print('timed out' if 'timed out' in str(e) else e)\n"
+    )
+    for _ in range(3):
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and "timed out" in run.stdout, (run.returncode, run.stderr[-2000:])

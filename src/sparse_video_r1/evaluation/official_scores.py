@@ -9,14 +9,17 @@
 | lvbench | overall, and per question type (a question of several types counts in each) |
 | nextqa, nextgqa | accuracy per group: causal (C), temporal (T), descriptive (D) |
 
-Scored records only (failures are counted apart); an unparsed answer is wrong, never guessed. Accuracies
-are fractions in [0, 1] with their sample counts.
+Every question counts: a failed sample (a video that did not decode, an API that gave up) is wrong, as
+lmms-eval counts it, so a run whose long videos failed cannot score as if they were not asked (`failures`
+says how many); an unparsed answer is wrong, never guessed. Accuracies are fractions in [0, 1] with their
+sample counts.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from sparse_video_r1.evaluation.records import NEXTQA_GROUPS, SampleRecord
 
@@ -87,6 +90,10 @@ AGGREGATIONS: dict[str, Callable[[list[SampleRecord]], dict]] = {
 
 
 def official_scores(benchmark: str, records: list[SampleRecord]) -> dict:
-    """The benchmark's official aggregation of the scored records; {} for a benchmark without one."""
+    """The benchmark's official aggregation of every record, failures counted wrong; {} for a benchmark
+    without one."""
     aggregate = AGGREGATIONS.get(benchmark)
-    return aggregate([r for r in records if r.failure is None]) if aggregate else {}
+    if not aggregate:
+        return {}
+    answered = [replace(r, correct=False) if r.failure is not None else r for r in records]
+    return {**aggregate(answered), "failures": sum(r.failure is not None for r in records)}

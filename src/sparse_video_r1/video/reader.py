@@ -9,13 +9,18 @@ whose frames do not sit on that grid (variable frame rate) is re-indexed once an
 lookups, uncached.
 
 Concurrency: one decoder per video and process, used by one thread at a time; a thread that waited for
-it looks in the frame cache again before decoding, so a GRPO group decodes each frame once. No call
-waits longer than its timeout: decoder work runs on a daemon thread, a decoder that overruns is marked
-dead and replaced on the next call, and its unfinished work stops at its next chunk.
+it looks in the frame cache again before decoding, so a GRPO group decodes each frame once. No call waits
+longer than its timeout without progress: decoder work runs on a daemon thread that reports each chunk it
+finishes, so an hour-long overview that keeps decoding is never cut off, while a decoder that stalls for
+the timeout is marked dead and replaced on the next call, and its unfinished work stops at its next
+chunk. Chunks are bounded by the frames the decoder must run through, not only by the frames returned,
+so a stall is noticed within about a second of it. At exit the process waits for abandoned decodes to
+stop (a decoder thread killed inside FFmpeg aborts the process).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import threading
@@ -94,34 +99,68 @@ class _Cancelled(Exception):
     """The caller stopped waiting: the decode gives up at its next chunk."""
 
 
-def _with_deadline(
-    work: Callable[[threading.Event], T], deadline: float, lock: threading.Lock | None = None
-) -> T:
-    """Run `work(cancel)` on a daemon thread and wait for it until `deadline` (time.monotonic()). With
-    `lock`, the lock is taken here within the deadline and released by the worker when it finishes. On an
-    overrun `cancel` is set: work that checks it stops, and frees what it holds, instead of running on."""
-    if lock is not None and not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+class _Work:
+    """Decoder work on its daemon thread: `cancel` asks it to stop at its next chunk, `progress()` says it
+    finished one."""
+
+    def __init__(self) -> None:
+        self.cancel, self.done = threading.Event(), threading.Event()
+        self.last_progress = time.monotonic()
+
+    def progress(self) -> None:
+        self.last_progress = time.monotonic()
+
+
+_running: set[tuple[_Work, threading.Thread]] = set()  # abandoned work too, until it stops
+_running_lock = threading.Lock()
+
+
+def _with_deadline(work: Callable[[_Work], T], timeout: float, lock: threading.Lock | None = None) -> T:
+    """Run `work(state)` on a daemon thread and wait while it progresses: it overruns once `timeout` seconds
+    pass without it finishing or reporting a chunk done (`state.progress()`). With `lock`, the lock is taken
+    here within the timeout and released by the worker when it finishes. On an overrun `state.cancel` is
+    set: work that checks it stops, and frees what it holds, instead of running on."""
+    if lock is not None and not lock.acquire(timeout=max(0.0, timeout)):
         raise _Overrun
     outcome: dict = {}
-    done, cancel = threading.Event(), threading.Event()
+    state = _Work()
 
     def run() -> None:
         try:
-            outcome["value"] = work(cancel)
+            outcome["value"] = work(state)
         except BaseException as error:
             outcome["error"] = error
         finally:
             if lock is not None:
                 lock.release()
-            done.set()
+            state.done.set()
+            with _running_lock:
+                _running.discard(entry)
 
-    threading.Thread(target=run, name="svr1-decode", daemon=True).start()
-    if not done.wait(max(0.0, deadline - time.monotonic())):
-        cancel.set()
-        raise _Overrun
+    thread = threading.Thread(target=run, name="svr1-decode", daemon=True)
+    entry = (state, thread)
+    with _running_lock:
+        _running.add(entry)
+    thread.start()
+    while not state.done.wait(max(0.0, state.last_progress + timeout - time.monotonic())):
+        if time.monotonic() - state.last_progress >= timeout:
+            state.cancel.set()
+            raise _Overrun
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+@atexit.register
+def _stop_decoding() -> None:
+    """Abandoned decodes stop at their next chunk: wait for that, since a thread killed inside the decoder
+    at exit aborts the process ("terminate called without an active exception")."""
+    with _running_lock:
+        running = list(_running)
+    for state, _ in running:
+        state.cancel.set()
+    for _, thread in running:
+        thread.join(timeout=30)
 
 
 def _reason(error: BaseException) -> str:
@@ -144,11 +183,11 @@ def _file_key(path: Path) -> tuple[str, int, int]:
     return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _acquire(path: Path, names: Sequence[str], deadline: float, timeout: float) -> tuple[tuple, _Decoder]:
+def _acquire(path: Path, names: Sequence[str], timeout: float) -> tuple[tuple, _Decoder]:
     """The process's live decoder for this unchanged file, opening one (once, whoever asks) if needed."""
     file_key = _file_key(path)
     stripe = _open_locks[hash(file_key) % len(_open_locks)]
-    if not stripe.acquire(timeout=max(0.0, deadline - time.monotonic())):
+    if not stripe.acquire(timeout=max(0.0, timeout)):
         raise VideoError(path, f"opening timed out after {timeout:g} s")
     try:
         for name in names:
@@ -158,7 +197,7 @@ def _acquire(path: Path, names: Sequence[str], deadline: float, timeout: float) 
         failures = []
         for name in names:
             try:
-                backend = _with_deadline(lambda _, name=name: open_backend(str(path), name), deadline)
+                backend = _with_deadline(lambda _, name=name: open_backend(str(path), name), timeout)
             except _Overrun:
                 failures.append(f"{name}: timed out after {timeout:g} s")
                 continue
@@ -193,7 +232,7 @@ class Video:
         self._file = path
         self._backends = list(backends)
         self._timeout = timeout
-        self._key, self._decoder = _acquire(path, self._backends, time.monotonic() + timeout, timeout)
+        self._key, self._decoder = _acquire(path, self._backends, timeout)
         stream = self._decoder.backend.info
         self._begin = stream.begin
         self.info = VideoInfo.of(self.path, self._decoder.name, stream)
@@ -259,18 +298,17 @@ class Video:
         found = {cell: frame_cache.get((self._key, cell, size)) for cell in set(cells)} if on_grid else {}
         if on_grid and all(array is not None for array in found.values()):
             return [found[cell] for cell in cells]
-        deadline = time.monotonic() + self._timeout
         if self._decoder.dead:  # it overran an earlier call: open the file afresh
-            self._key, self._decoder = _acquire(self._file, self._backends, deadline, self._timeout)
+            self._key, self._decoder = _acquire(self._file, self._backends, self._timeout)
         decoder = self._decoder
         try:
             return _with_deadline(
-                lambda cancel: self._decode(decoder, seconds, cells, size, cancel), deadline, decoder.lock
+                lambda state: self._decode(decoder, seconds, cells, size, state), self._timeout, decoder.lock
             )
         except _Overrun:
             decoder.dead = True
             decoder_cache.discard(self._key, decoder)
-            raise VideoError(self.path, f"decoding timed out after {self._timeout:g} s") from None
+            raise VideoError(self.path, f"decoding timed out: no progress for {self._timeout:g} s") from None
         except Exception as error:
             at = ", ".join(f"{t:.3f}" for t in seconds)
             raise VideoError(self.path, f"cannot decode the frames at {at} s ({_reason(error)})") from error
@@ -281,17 +319,18 @@ class Video:
         seconds: list[float],
         cells: list[int],
         size: tuple[int, int] | None,
-        cancel: threading.Event,
+        state: _Work,
     ) -> list[np.ndarray]:
         """Runs with the decoder to itself. Decodes in chunks and resizes each frame as it comes, so memory
-        follows the output size, not the source's; stops at the next chunk once `cancel` is set."""
+        follows the output size, not the source's; reports each chunk done, and stops at the next chunk
+        once cancelled."""
         if decoder.on_grid:
             # Look again: another rollout may have decoded these frames while this one waited.
             found = {cell: frame_cache.get((self._key, cell, size)) for cell in set(cells)}
             missing = sorted(cell for cell, array in found.items() if array is None)
             frame_time = 1.0 / self.fps
             targets = [self._begin + (cell + 0.5) * frame_time for cell in missing]
-            for chunk in _chunks(range(len(missing)), cancel):
+            for chunk in _chunks(missing, state):
                 pairs = decoder.backend.frames_played_at([targets[i] for i in chunk])
                 if any(
                     abs(pts - self._begin - missing[i] * frame_time) > frame_time / 4
@@ -311,21 +350,34 @@ class Video:
         stream_seconds = [min(self._begin + t, last) for t in seconds]
         order = sorted(range(len(seconds)), key=stream_seconds.__getitem__)
         arrays: list[np.ndarray] = [np.empty(0)] * len(seconds)
-        for chunk in _chunks(order, cancel):
-            pairs = decoder.backend.frames_played_at([stream_seconds[i] for i in chunk])
-            for i, (_, array) in zip(chunk, pairs, strict=True):
+        frames = [round(stream_seconds[i] * self.fps) for i in order]
+        for chunk in _chunks(frames, state):
+            picked = [order[k] for k in chunk]
+            pairs = decoder.backend.frames_played_at([stream_seconds[i] for i in picked])
+            for i, (_, array) in zip(picked, pairs, strict=True):
                 arrays[i] = _shared(_resize(array, size))
         return arrays
 
 
 DECODE_CHUNK = 16  # frames decoded at full size before they are resized: 44 MB at 1280x720
+DECODE_SPAN = 300  # source frames a chunk may make the decoder run through (~0.4 s at 720p on one core)
 
 
-def _chunks(items: Sequence[int], cancel: threading.Event):
-    for start in range(0, len(items), DECODE_CHUNK):
-        if cancel.is_set():
+def _chunks(frames: Sequence[int], state: _Work):
+    """Positions into `frames` (frame numbers in ascending order), a chunk at a time: at most DECODE_CHUNK
+    of them and, beyond the first, spanning at most DECODE_SPAN frames of the source, so each chunk is a
+    bounded amount of decoding (an exact decoder runs through every frame between its targets). Progress is
+    reported after each chunk; a cancelled decode stops before the next."""
+    start = 0
+    while start < len(frames):
+        if state.cancel.is_set():
             raise _Cancelled
-        yield list(items[start : start + DECODE_CHUNK])
+        end = start + 1
+        while end < len(frames) and end - start < DECODE_CHUNK and frames[end] - frames[start] <= DECODE_SPAN:
+            end += 1
+        yield range(start, end)
+        state.progress()
+        start = end
 
 
 def _resize(array: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
