@@ -24,8 +24,11 @@ from verl.utils.device import get_device_name, get_nccl_backend, get_resource_na
 from verl.workers.rollout.base import get_rollout_class
 from verl.workers.rollout.replica import RolloutReplicaRegistry
 from verl.utils import distributed
+from verl.workers.engine.fsdp import transformer_impl
+unpinned = not transformer_impl.CPUOffloadPolicy(pin_memory=True).pin_memory  # the KL term's reference model
 print(get_device_name(), get_nccl_backend(), get_resource_name(), get_rollout_class('vllm_cpu').__module__,
-      RolloutReplicaRegistry.get('vllm_cpu').__name__, distributed.initialize_global_process_group_ray.__svr1_gloo__)
+      RolloutReplicaRegistry.get('vllm_cpu').__name__, distributed.initialize_global_process_group_ray.__svr1_gloo__,
+      unpinned)
 """
     out = (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -33,7 +36,7 @@ print(get_device_name(), get_nccl_backend(), get_resource_name(), get_rollout_cl
         .split()
     )  # the last line: vLLM logs to stdout on import
     assert out == [
-        "cpu", "gloo", "GPU", "verl.workers.rollout.vllm_rollout.vllm_rollout", "CPUvLLMReplica", "True"
+        "cpu", "gloo", "GPU", "verl.workers.rollout.vllm_rollout.vllm_rollout", "CPUvLLMReplica", "True", "True"
     ]  # fmt: skip
 
 

@@ -12,6 +12,9 @@ verl 0.9.1 has public hooks for platforms, rollout replicas, trainers and advant
   `_preprocess_engine_kwargs`, `vLLMReplica._get_server_name_prefix` and its `server_class` attribute, and
   the worker extension's `update_weights_from_ipc` and `_update_weights`. `check_vllm_rollout()` runs when
   that module is imported (it imports vLLM, so not here).
+- the reference model (for a KL term) on CPU: verl builds every forward-only FSDP2 engine with
+  `CPUOffloadPolicy(pin_memory=True)`, hard-coded in `transformer_impl`, and pinning memory needs CUDA;
+  `unpinned_offload_on_cpu()` rebinds that name to a policy that does not pin (the CPU platform only).
 - 3D (mRoPE) position ids of equal-length samples (verl issue #7899, open): when every sequence of a batch has
   the same length, `torch.nested.as_nested_tensor` makes the 4 rope components the ragged dimension, and
   verl's `maybe_fix_3d_position_ids` then marks dimension 2 ragged without checking, so the next `unbind()`
@@ -102,6 +105,24 @@ def freeze_vision_tower_when_asked() -> None:
     transformer_impl.FSDPEngine._build_module = build_with_frozen_vision
 
 
+def unpinned_offload_on_cpu() -> None:
+    """On CPU, verl's forward-only engines (the KL term's reference model) offload their parameters with a
+    policy that does not pin memory: pinning needs CUDA, and on a CPU there is nothing to pin for."""
+    from verl.workers.engine.fsdp import transformer_impl
+
+    policy = transformer_impl.CPUOffloadPolicy
+    if getattr(policy, "__svr1_unpinned__", False):
+        return
+
+    class UnpinnedOffloadPolicy(policy):
+        __svr1_unpinned__ = True
+
+        def __init__(self, pin_memory: bool = True) -> None:
+            super().__init__(pin_memory=False)
+
+    transformer_impl.CPUOffloadPolicy = UnpinnedOffloadPolicy
+
+
 def canonical_position_ids(position_ids):
     """The ragged-on-sequence layout of a nested (batch, 4, length) tensor that `as_nested_tensor` built
     ragged on the component dimension (values (batch x 4, length)); any other tensor unchanged."""
@@ -178,6 +199,9 @@ def check() -> None:
     returns = inspect.getsource(distributed.initialize_global_process_group)
     assert "return local_rank, rank, world_size" in returns, "initialize_global_process_group changed"
     assert callable(transformer_impl.FSDPEngine._build_module), "FSDPEngine._build_module moved"
+    assert "CPUOffloadPolicy(pin_memory=True)" in inspect.getsource(transformer_impl), (
+        "verl's FSDP engine no longer builds its offload policy by the name CPUOffloadPolicy"
+    )
     assert inspect.isabstract(RolloutReplica) and "launch_servers" in RolloutReplica.__abstractmethods__
 
 

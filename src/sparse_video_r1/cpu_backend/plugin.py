@@ -12,6 +12,7 @@ if not torch.cuda.is_available():
     from sparse_video_r1 import verl_internals
 
     verl_internals.use_gloo_process_groups()
+    verl_internals.unpinned_offload_on_cpu()  # the reference model of a KL term
 
     def _vllm_cpu_replica():
         from sparse_video_r1.cpu_backend.vllm_rollout import CPUvLLMReplica
