@@ -116,9 +116,10 @@ class HFGenerator:
         # generate() pads finished sequences; a single sequence stops right at its stop token.
         logits = torch.stack(out.logits[: len(new)], dim=1)[0].float()
         scale = 1.0 if greedy else temperature
-        log_probs = (
-            torch.log_softmax(logits / scale, dim=-1).gather(1, torch.tensor(new).unsqueeze(1)).squeeze(1)
-        )
+        chosen = torch.tensor(new, device=logits.device).unsqueeze(
+            1
+        )  # on the model's device, as every tensor here
+        log_probs = torch.log_softmax(logits / scale, dim=-1).gather(1, chosen).squeeze(1)
         return Generation(new, log_probs.tolist())
 
     @torch.no_grad()
