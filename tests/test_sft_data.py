@@ -221,6 +221,41 @@ def test_verls_sft_dataset_trains_the_assistant_turns_only(data, tmp_path, tiny_
     assert pads == int(item["multi_modal_inputs"]["image_grid_thw"].prod(dim=1).sum()) // 4
 
 
+def test_the_longest_row_is_counted_as_verls_sft_dataset_counts_it_and_refused_before_training(
+    data, tmp_path, tiny_model_dir
+):
+    """Zoom rows of long videos passed max_length 8192, and verl's dataset stopped SFT at the first of them."""
+    from omegaconf import OmegaConf
+    from transformers import AutoProcessor
+    from verl.utils.dataset.multiturn_sft_dataset import MultiTurnSFTDataset
+
+    from sparse_video_r1.training.sft_launch import length_verdict
+    from sparse_video_r1.training.sft_lengths import longest_row
+
+    zoom = EpisodeConfig(
+        mode="zoom", wording="brief", overview_frames=12, overview_pixels=3136, zoom_frames=4
+    )
+    write_sft_data(data, tmp_path, zoom)
+    path = tmp_path / "train.parquet"
+    longest = longest_row([path], "messages", "images", str(tiny_model_dir))
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    config = OmegaConf.create(
+        {"messages_key": "messages", "image_key": "images", "max_length": 8192, "pad_mode": "no_padding",
+         "truncation": "error", "enable_thinking_default": None}
+    )  # fmt: skip
+    dataset = MultiTurnSFTDataset(str(path), processor.tokenizer, config, processor)
+    row = int(longest.where.split()[-1])
+    assert longest.exact and abs(longest.tokens - len(dataset[row]["input_ids"])) <= 8
+    assert all(len(dataset[i]["input_ids"]) <= longest.tokens + 8 for i in range(len(dataset)))
+    run = OmegaConf.create({"data": {"messages_key": "messages", "image_key": "images", "max_length": 256},
+                            "model": {"path": str(tiny_model_dir)}})  # fmt: skip
+    verdict = length_verdict([path], run)
+    assert verdict.status == "fail" and f"{longest.tokens:,} tokens" in verdict.detail
+    assert f"data.max_length={-(-longest.tokens // 1024) * 1024}" in verdict.detail
+    run.data.max_length = longest.tokens
+    assert length_verdict([path], run).status == "ok"
+
+
 def test_a_teacher_writes_the_thinking_and_a_wrong_answer_is_dropped(data, tmp_path):
     table = pd.read_parquet(data / "train.parquet")
     control = table[table["extra_info"].map(lambda e: e["type"]) == "background"]

@@ -112,15 +112,35 @@ def test_love_r1s_evaluation_pads_widens_and_stops_at_a_repeat():
     episode.step(_zoom(100, 102))
     turn = episode.step(_zoom(104, 110))  # 92-122 once padded and widened: IoU 0.67 with 86-116
     assert episode.record.actions == ["zoom", "zoom stopped: 92-122 s overlaps an earlier zoom (IoU 0.67)"]
-    assert not _frames(turn) and episode.zooms_left == 0
-    episode.step(_zoom(300, 340))
-    assert episode.record.actions[-1] == "invalid: zooming has stopped, so answer"
-    past_the_end = _episode(duration=100.0, zoom_inference="love_r1")
-    past_the_end.opening()
-    past_the_end.step(_zoom(150, 160))
-    assert past_the_end.record.actions == [
-        "invalid: the zoom 150-160 s starts after the video ends (100.0 s)"
-    ]
+    assert not _frames(turn) and episode.zooms_left == 0  # a zoom was kept: no fallback clip
+    assert "This is your last reply" in "".join(part for part in turn if isinstance(part, str))
+    episode.step(_zoom(300, 340))  # the forced answer's turn: anything else ends the episode
+    assert episode.record.actions[-1] == "invalid: this was the last round, so it had to answer"
+    assert episode.record.end == "round limit"
+
+
+def test_love_r1s_evaluation_shows_two_frames_a_second_and_falls_back_to_the_whole_video():
+    """As LOVE-R1's VLMEvalKit code: min(int(2 x span), 32) frames a clip; LongVideoBench's spans unwidened;
+    a reply that is neither a zoom nor an answer stops the zooming, and the forced answer then sees the
+    whole video as a clip when no zoom was kept."""
+    episode = _episode(zoom_inference="love_r1")
+    episode.opening()
+    turn = episode.step(_zoom(100, 102))  # 86-116 s: 30 s, so 60 frames, at most 32
+    assert len(_frames(turn)) == 32
+    narrow = _episode(zoom_inference="love_r1", zoom_widen=False)
+    narrow.opening()
+    turn = narrow.step(_zoom(100, 102))  # padded to 95-107 s only: 24 frames
+    assert narrow.record.zooms[0] | {"round": 1} == {"start": 95.0, "end": 107.0, "round": 1}
+    assert len(_frames(turn)) == 24
+    for reply in ("<think>hmm</think>", _zoom(150, 160)):  # unreadable; past the end of a 100 s video
+        fallback = _episode(duration=100.0, zoom_inference="love_r1")
+        fallback.opening()
+        turn = fallback.step(reply)
+        assert fallback.record.actions[-1].startswith("zoom stopped:") and fallback.rounds_left == 1
+        assert fallback.record.zooms == [{"start": 0.0, "end": 100.0, "round": 1}]
+        assert len(_frames(turn)) == 32 and fallback.zooms_left == 0
+        fallback.step("<think>seen</think><answer>B</answer>")
+        assert fallback.record.end == "answer"
 
 
 @pytest.mark.parametrize(
@@ -158,8 +178,9 @@ def test_a_video_too_short_for_any_zoom_offers_none():
         opening = "".join(part for part in episode.opening() if isinstance(part, str))
         assert "<zoom>" not in opening and episode.zooms_left == 0
         turn = episode.step("<think>x</think><zoom>0, 1</zoom>")
-        why = f"invalid: the video ({duration:.1f} s) is too short to zoom into, so answer"
-        assert episode.record.actions == [why] and "<zoom>" not in "".join(map(str, turn))
+        why = f"the video ({duration:.1f} s) is too short to zoom into, so answer"
+        kind = "invalid" if inference == "strict" else "zoom stopped"  # LOVE-R1's loop stops there
+        assert episode.record.actions == [f"{kind}: {why}"] and "<zoom>" not in "".join(map(str, turn))
 
 
 def test_on_a_video_too_short_for_a_zoom_the_oracle_answers():

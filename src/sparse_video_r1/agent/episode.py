@@ -46,8 +46,14 @@ class EpisodeConfig:
     max_zooms: int = _knob(2, "zoom mode: zooms per episode, after which it must answer")
     zoom_inference: Literal["strict", "love_r1"] = _knob(
         "strict",
-        "zoom mode: love_r1 pads a zoom by 5 s, widens it to min(30 s, duration/8) and stops zooming at "
-        "IoU > 0.3 (LOVE-R1's evaluation); strict judges every zoom by the training rules",
+        "zoom mode: love_r1 is LOVE-R1's evaluation: a zoom padded by 5 s, widened to min(30 s, duration/8), "
+        "2 frames a second of it (at most zoom_frames), zooming stopped at IoU > 0.3 or by a reply that is "
+        "neither, then a forced answer, over the whole video when no zoom was kept; strict judges every zoom "
+        "by the training rules",
+    )
+    zoom_widen: bool = _knob(
+        True,
+        "zoom mode, love_r1 inference: widen a zoom to min(30 s, duration/8) (LOVE-R1 does, except on LongVideoBench)",
     )
 
     @property

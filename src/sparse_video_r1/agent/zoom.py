@@ -5,9 +5,11 @@ which stays in the context.
 
 A zoom is invalid (LOVE-R1's training rules) when it lasts under 1 s or over min(duration / 2, 60 s), reaches
 outside the video, or overlaps an earlier zoom with IoU > 0.7. With `zoom_inference="love_r1"` (LOVE-R1's
-evaluation) a zoom is instead padded by 5 s on each side, widened to at least min(30 s, duration / 8) and
-kept inside the video; one that then lasts under 3 s or overlaps an earlier zoom with IoU > 0.3 ends the
-zooming, and the next reply must answer.
+evaluation code) a zoom is instead padded by 5 s on each side, widened to at least min(30 s, duration / 8)
+(unless `zoom_widen` is off: LongVideoBench) and kept inside the video, and shows 2 frames a second of it
+(at most `zoom_frames`); a zoom that then lasts under 3 s or overlaps an earlier zoom with IoU > 0.3, or a
+reply that is neither a zoom nor an answer, ends the zooming, and the next reply is the last: it must
+answer, with the whole video shown as a clip when no zoom was kept.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ def longest_zoom(duration: float) -> float:
     return min(duration / 2, LONGEST_ZOOM)
 
 
-def love_r1_span(start: float, end: float, duration: float) -> tuple[float, float]:
-    """LOVE-R1's evaluation-time zoom: padded by 5 s, at least min(30 s, duration / 8) long, in the video."""
+def love_r1_span(start: float, end: float, duration: float, widen: bool = True) -> tuple[float, float]:
+    """LOVE-R1's evaluation-time zoom: padded by 5 s, at least min(30 s, duration / 8) long (`widen`), in the
+    video."""
     start, end = start - PAD, end + PAD
     shortest = min(WIDEST, duration / 8)
-    if end - start < shortest:
+    if widen and end - start < shortest:
         middle = (start + end) / 2
         start, end = middle - shortest / 2, middle + shortest / 2
     start, end = max(0.0, start), min(duration, end)
@@ -52,8 +55,27 @@ class ZoomEpisode(Episode):
 
     @property
     def stopped(self) -> bool:
-        """LOVE-R1's evaluation ended the zooming (a repeat, or a span too short)."""
+        """LOVE-R1's evaluation ended the zooming (a repeat, a span too short, a reply that was neither)."""
         return any(action.startswith(STOPPED) for action in self.record.actions)
+
+    @property
+    def rounds_left(self) -> int:
+        """Once LOVE-R1's evaluation stops the zooming, one reply is left: the forced answer."""
+        left = super().rounds_left
+        if self.config.zoom_inference != "love_r1" or not self.stopped:
+            return left
+        stopped_at = next(i for i, a in enumerate(self.record.actions, 1) if a.startswith(STOPPED))
+        return min(left, stopped_at + 1 - self.record.rounds)
+
+    def step(self, reply: str) -> list[Part] | None:
+        """As every episode; under LOVE-R1's evaluation a reply that is neither a zoom nor an answer ends the
+        zooming instead of costing a round, as its loop breaks to the forced answer."""
+        turn = super().step(reply)
+        last = self.record.actions[-1] if self.record.actions else ""
+        if turn is None or self.config.zoom_inference != "love_r1" or not last.startswith("invalid"):
+            return turn
+        self.record.actions[-1] = f"{STOPPED}: {last.removeprefix('invalid: ')}"
+        return self._final_turn()
 
     @property
     def can_zoom(self) -> bool:
@@ -99,27 +121,42 @@ class ZoomEpisode(Episode):
                 return Invalid(
                     f"the zoom {_span(start, end)} starts after the video ends ({self.duration:.1f} s)"
                 )
-            start, end = love_r1_span(start, end, self.duration)
+            start, end = love_r1_span(start, end, self.duration, config.zoom_widen)
             overlap = max((iou((start, end), span) for span in earlier), default=0.0)
             if end - start < STOP_SPAN or overlap > STOP_IOU:
                 why = (
                     f"overlaps an earlier zoom (IoU {overlap:.2f})" if overlap > STOP_IOU else "is too short"
                 )
                 self.record.actions.append(f"{STOPPED}: {_span(start, end)} {why}")
-                return ["\n" + self._instructions()]
+                return self._final_turn()
         else:
             reason = self._check_zoom(start, end, earlier)
             if reason:
                 return Invalid(reason)
-        cells: dict[int, float] = {}  # one time per frame of the video
-        for time in clip_timestamps(start, end, config.zoom_frames):
-            cells.setdefault(self.grid.frame_at(time), time)
         self.record.actions.append("zoom")
-        self.record.zooms.append({"start": start, "end": end, "round": self.record.rounds})
-        parts: list[Part] = [self.words.zoomed(start, end, len(cells))]
-        parts += self._show(list(cells.values()), self.record.rounds, config.zoom_pixels, drawn=True)
+        parts = self._clip(start, end)
         parts.append("\n" + self._instructions())
         return parts
+
+    def _clip(self, start: float, end: float) -> list[Part]:
+        """A zoom's clip: `zoom_frames` frames over [start, end] (LOVE-R1's evaluation: 2 a second, at most
+        that), one per video frame at most, at the high pixel budget, recorded as a zoom of this round."""
+        config = self.config
+        count = config.zoom_frames
+        if config.zoom_inference == "love_r1":
+            count = max(1, min(int(2 * (end - start)), config.zoom_frames))
+        cells: dict[int, float] = {}  # one time per frame of the video
+        for time in clip_timestamps(start, end, count):
+            cells.setdefault(self.grid.frame_at(time), time)
+        self.record.zooms.append({"start": start, "end": end, "round": self.record.rounds})
+        parts: list[Part] = [self.words.zoomed(start, end, len(cells))]
+        return parts + self._show(list(cells.values()), self.record.rounds, config.zoom_pixels, drawn=True)
+
+    def _final_turn(self) -> list[Part]:
+        """The turn after LOVE-R1's evaluation stopped the zooming: the forced answer, over the whole video as
+        a clip when no zoom was kept (its fallback)."""
+        parts = [] if self.record.zooms else self._clip(0.0, self.duration)
+        return [*parts, "\n" + self._instructions()]
 
     def _check_zoom(self, start: float, end: float, earlier: list[tuple[float, float]]) -> str | None:
         if start < 0 or end > self.duration + 1e-6:

@@ -17,14 +17,21 @@ def add_episode_options(parser: argparse.ArgumentParser, skip: Sequence[str] = (
     for knob in fields(EpisodeConfig):
         if knob.name in skip:
             continue
+        boolean = isinstance(knob.default, bool)
         group.add_argument(
             "--" + knob.name.replace("_", "-"),
             dest=f"episode_{knob.name}",
-            metavar=None if isinstance(knob.default, str) else "N",
-            type=type(knob.default),
+            metavar="true|false" if boolean else None if isinstance(knob.default, str) else "N",
+            type=_true_or_false if boolean else type(knob.default),
             choices=list(get_args(get_type_hints(EpisodeConfig)[knob.name])) or None,
-            help=f"{knob.metadata['help']} (default: {knob.default})",
+            help=f"{knob.metadata['help']} (default: {str(knob.default).lower() if boolean else knob.default})",
         )
+
+
+def _true_or_false(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    return text.lower() == "true"
 
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:

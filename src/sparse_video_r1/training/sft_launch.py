@@ -83,10 +83,11 @@ def resolve(args: argparse.Namespace, extra: list[str], gpus: int) -> tuple[str,
 
 
 def preflight(config) -> list[Verdict]:
-    """The data has the columns verl's multi-turn dataset reads; the model is there."""
+    """The data has the columns verl's multi-turn dataset reads and every row fits `data.max_length`; the
+    model is there."""
     import pyarrow.parquet as pq
 
-    problems = []
+    problems, files = [], []
     for name in (config.data.train_files, config.data.val_files):
         if name is None:
             continue
@@ -96,8 +97,36 @@ def preflight(config) -> list[Verdict]:
         missing = {config.data.messages_key, config.data.image_key} - set(pq.read_schema(name).names)
         if missing:
             problems.append(f"{name} lacks {', '.join(sorted(missing))}; was it written by `svr1 sft-data`?")
+            continue
+        files.append(Path(name))
     data = Verdict("data", "fail", "; ".join(problems)) if problems else Verdict("data", "ok", "trajectories")
-    return [data, model_availability(config.model.path)]
+    verdicts = [data, model_availability(config.model.path)]
+    if files:
+        verdicts.append(length_verdict(files, config))
+    return verdicts
+
+
+def length_verdict(files: list[Path], config) -> Verdict:
+    """verl's SFT dataset stops at the first row longer than `data.max_length` (truncation: error): a zoom
+    trajectory of a long video (a 768-frame overview and its clips) passes 8,192 tokens. The longest row is
+    counted before any GPU time is spent, its frames exactly from their sizes, its text with the model's
+    tokenizer (else estimated)."""
+    from sparse_video_r1.training.sft_lengths import longest_row
+
+    longest = longest_row(files, config.data.messages_key, config.data.image_key, config.model.path)
+    limit = int(config.data.max_length)
+    detail = f"longest row {longest.where}: {longest.tokens:,} tokens ({longest.visual:,} visual)"
+    if not longest.exact:
+        detail += ", text estimated (no tokenizer here)"
+    if longest.tokens <= limit:
+        return Verdict("row length", "ok", f"{detail} <= data.max_length {limit:,}")
+    wanted = -(-longest.tokens // 1024) * 1024
+    return Verdict(
+        "row length",
+        "fail" if longest.exact else "note",
+        f"{detail} > data.max_length {limit:,}: verl's SFT dataset would stop there; give data.max_length="
+        f"{wanted} (zoom data of long videos needs it; memory grows with it), or fewer overview frames",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
