@@ -280,6 +280,14 @@ def test_the_ppo_critic_check_names_what_is_missing():
     assert check_ppo(ppo, flash_attn=True, trl=True) == [] and check_ppo(compose(PATHS), False, False) == []
 
 
+def test_sft_on_a_gpu_shards_with_fsdp2_which_takes_a_frozen_vision_tower():
+    """verl's SFT default is FSDP1 with use_orig_params false, which refuses a unit holding frozen and
+    trainable weights (FREEZE_VISION=1) when it wraps the model; FSDP2 shards each parameter alone."""
+    gpu = compose_named("sft", ["data.train_files=/d/train.parquet"], "test")
+    cpu = compose_named("sft", ["data.train_files=/d/train.parquet", "+sft_variant=cpu"], "test")
+    assert gpu.engine.strategy == cpu.engine.strategy == "fsdp2"
+
+
 def test_step_grpo_is_refused_with_token_level_rejection_sampling_which_would_split_its_steps():
     from sparse_video_r1.training.checks import check_step_grpo
 
