@@ -137,8 +137,8 @@ def synthetic(tmp_path_factory) -> Path:
 
 
 def test_data_checks_catch_missing_files_wrong_columns_and_bad_videos(synthetic, tmp_path):
-    problems, longest = check_data([str(synthetic / "train.parquet")])
-    assert problems == [] and longest > 100
+    problems, longest, longest_video = check_data([str(synthetic / "train.parquet")])
+    assert problems == [] and longest > 100 and longest_video == pytest.approx(10.0, abs=0.1)
     assert "does not exist" in check_data([str(tmp_path / "nope.parquet")])[0][0]
     table = pd.read_parquet(synthetic / "train.parquet")
     table.drop(columns=["agent_name"]).to_parquet(tmp_path / "columns.parquet")
@@ -146,7 +146,7 @@ def test_data_checks_catch_missing_files_wrong_columns_and_bad_videos(synthetic,
     broken = table.copy()
     broken["extra_info"] = [{**info, "video": str(tmp_path / "gone.mp4")} for info in table["extra_info"]]
     broken.to_parquet(tmp_path / "videos.parquet")
-    problems, _ = check_data([str(tmp_path / "videos.parquet")])
+    problems, _, _ = check_data([str(tmp_path / "videos.parquet")])
     assert problems and "row" in problems[0] and "file not found" in problems[0]
 
 
@@ -169,6 +169,28 @@ def test_model_gpu_and_budget_checks_catch_their_bad_cases(tmp_path, tiny_model_
     assert "max_prompt_length is 512" in check_budget(budget, 512, 5120, 25, 25)[0]
     assert "max_response_length is 2048" in check_budget(budget, 2048, 2048, 25, 25)[0]
     assert "limit_images=5" in check_budget(budget, 2048, 5120, 5, 25)[0]
+
+
+def test_frame_labels_are_counted_with_the_tokenizer_and_love_r1s_hour_long_overview_fits(tiny_model_dir):
+    """A label is ~15 tokens for an hour-long video under Qwen's digit-by-digit pre-tokenizer, not the 10 the
+    budget assumed: 768 overview frames took ~33k of a 32,768-token prompt limit, so verl rejected every
+    such episode. The tiny model's tokenizer splits digits as Qwen's does."""
+    from sparse_video_r1.agent.budget import FRAME_LABEL_TOKENS
+    from sparse_video_r1.training.checks import frame_label_tokens
+
+    labels, exact = frame_label_tokens(str(tiny_model_dir), "full", 3600.0)  # its small vocabulary splits
+    assert exact and labels >= 15 > FRAME_LABEL_TOKENS  # "Frame" too: 18; Qwen's counts 15
+    assert frame_label_tokens("no/such/model", "full", 3600.0) == (len("Frame at 3599.96 s: ") + 2, False)
+    love_r1 = compose([*PATHS, "+variant=love_r1"])
+    episode = EpisodeConfig(**love_r1.svr1.episode)
+    budget = TokenBudget.of(episode, love_r1.svr1.reply_tokens, prompt_chars=1500, label_tokens=16)
+    limits = (love_r1.data.max_prompt_length, love_r1.data.max_response_length)
+    assert (
+        check_budget(budget, *limits, love_r1.actor_rollout_ref.rollout.limit_images, episode.most_images)
+        == []
+    )
+    assert love_r1.actor_rollout_ref.rollout.max_model_len >= sum(limits)
+    assert check_budget(budget, 32768, limits[1], 800, 800) != []  # the old limit
 
 
 def _train(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from sparse_video_r1.agent.episode import EpisodeConfig
 
-FRAME_LABEL_TOKENS = 10  # "Frame at 12.5 s: " plus the vision start/end tokens around the image
+FRAME_LABEL_TOKENS = 10  # "Frame at 12.5 s: " plus the vision start/end tokens; a launcher counts the real
+# label of its data's longest video with the model's tokenizer (Qwen's splits digits: ~15 for 1234.56 s)
 TURN_TEXT_TOKENS = 120  # the environment's words around a turn's frames
 TEMPLATE_TOKENS = 40  # system turn and chat-template markup
 CHARS_PER_TOKEN = 3  # conservative for English with a byte-level BPE
@@ -19,9 +20,15 @@ class TokenBudget:
     response: int  # worst case: every round used, every turn full of frames
 
     @classmethod
-    def of(cls, episode: EpisodeConfig, reply_tokens: int, prompt_chars: int) -> TokenBudget:
+    def of(
+        cls,
+        episode: EpisodeConfig,
+        reply_tokens: int,
+        prompt_chars: int,
+        label_tokens: int = FRAME_LABEL_TOKENS,
+    ) -> TokenBudget:
         def tokens(frames: int, pixels: int) -> int:
-            return frames * (pixels // (28 * 28) + FRAME_LABEL_TOKENS)
+            return frames * (pixels // (28 * 28) + label_tokens)
 
         if episode.mode == "zoom":
             first = tokens(episode.overview_frames, episode.overview_pixels)

@@ -23,14 +23,14 @@ def _files(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def check_data(files: Sequence[str], videos_to_open: int = 8, seed: int = 0) -> tuple[list[str], int]:
+def check_data(files: Sequence[str], videos_to_open: int = 8, seed: int = 0) -> tuple[list[str], int, float]:
     """Every file exists with our columns; a sample of its videos opens. Returns (problems, longest prompt
-    in characters) so the budget check can use the real prompts."""
+    in characters, longest video in seconds) so the budget check can use the real prompts and labels."""
     import pandas as pd
 
     from sparse_video_r1.video import VideoError, open_video
 
-    problems, longest = [], 0
+    problems, longest, longest_video = [], 0, 0.0
     for name in files:
         path = Path(name)
         if not path.is_file():
@@ -53,6 +53,7 @@ def check_data(files: Sequence[str], videos_to_open: int = 8, seed: int = 0) -> 
             )
             continue
         longest = max(longest, max(len(p[0]["content"]) for p in table["prompt"]))
+        longest_video = max(longest_video, max(float(e["duration"]) for e in table["extra_info"]))
         rows = random.Random(seed).sample(range(len(table)), min(videos_to_open, len(table)))
         for row in rows:
             video = table["extra_info"].iloc[row]["video"]
@@ -60,7 +61,23 @@ def check_data(files: Sequence[str], videos_to_open: int = 8, seed: int = 0) -> 
                 open_video(video).frames_at([0.0])
             except VideoError as error:
                 problems.append(f"{path}, row {row}: {error}")
-    return problems, longest
+    return problems, longest, longest_video
+
+
+def frame_label_tokens(model: str, wording: str, longest_video: float) -> tuple[int, bool]:
+    """Tokens of the longest frame label the data can need ("Frame at 3599.95 s: ", and the vision start
+    and end tokens around its image), counted with the model's tokenizer when it loads offline (Qwen's
+    splits every digit); else one token a character, a cautious estimate. (tokens, counted exactly)."""
+    from sparse_video_r1.agent.wording import WORDINGS
+
+    label = WORDINGS[wording].frame_label(max(0.0, longest_video - 0.05) + 0.01)  # two decimals, all digits
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+    except Exception:  # not downloaded here: estimate
+        return len(label) + 2, False
+    return len(tokenizer.encode(label, add_special_tokens=False)) + 2, True
 
 
 def check_model(path_or_name: str | None) -> list[str]:
@@ -261,7 +278,9 @@ def preflight(
     def binding(verdict: Verdict) -> Verdict:
         return verdict if here or verdict.status != "fail" else Verdict(verdict.check, "note", verdict.detail)
 
-    problems, longest = check_data([*_files(config.data.train_files), *_files(config.data.val_files)])
+    problems, longest, longest_video = check_data(
+        [*_files(config.data.train_files), *_files(config.data.val_files)]
+    )
     verdicts = [_verdict("data", problems, "files, columns and a sample of videos open")]
     verdicts.append(model_availability(config.actor_rollout_ref.model.path))
     if device == "gpu":
@@ -278,7 +297,8 @@ def preflight(
         ppo = check_ppo(config, flash_attn_available(), trl_value_head_available())
         verdicts.append(binding(_verdict("ppo critic", ppo, "flash-attn and trl present")))
     episode = EpisodeConfig(**dict(config.svr1.episode))
-    budget = TokenBudget.of(episode, config.svr1.reply_tokens, longest)
+    labels, exact = frame_label_tokens(config.actor_rollout_ref.model.path, episode.wording, longest_video)
+    budget = TokenBudget.of(episode, config.svr1.reply_tokens, longest, labels)
     budget_problems = check_budget(
         budget,
         config.data.max_prompt_length,
@@ -286,8 +306,13 @@ def preflight(
         config.actor_rollout_ref.rollout.limit_images,
         episode.most_images,
     )
+    counted = "counted" if exact else "estimated, no tokenizer here"
     verdicts.append(
-        _verdict("token budget", budget_problems, f"prompt <= {budget.prompt}, response <= {budget.response}")
+        _verdict(
+            "token budget",
+            budget_problems,
+            f"prompt <= {budget.prompt}, response <= {budget.response} ({labels} tokens a frame label, {counted})",
+        )
     )
     verdicts.append(_verdict("advantages", check_step_grpo(config), str(config.algorithm.adv_estimator)))
     verdicts.append(verl_validation(config))
