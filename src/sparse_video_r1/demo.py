@@ -100,6 +100,11 @@ ZOOM = {
     "zoom_pixels": 12544,
 }
 REPLY_TOKENS = 64
+GPU_NODE = (
+    "[demo] this node has a GPU, and the demo trains the tiny model on CPU (DEVICE=cpu), which the launchers "
+    "refuse where a GPU is visible: run `sh scripts/gpu_check.sh` (the same stages, GPU-sized, ~10 minutes), "
+    "then the GPU quick start in the README"
+)
 
 
 def _key(*parts: object) -> str:
@@ -326,10 +331,13 @@ def run_demo(
     questions: int | None = None,
     knobs: list[str] = (),
 ) -> int:
+    import torch
     from transformers.utils import logging as transformers_logging
 
     from sparse_video_r1.evaluation.report import make_report
 
+    if torch.cuda.is_available():
+        raise SystemExit(GPU_NODE)
     transformers_logging.disable_progress_bar()  # its "Loading weights" bars, once per evaluation
     settings = with_knobs(replace(LEARN if learn else QUICK, seed=seed), list(knobs))
     if questions:
