@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -389,3 +390,25 @@ def test_the_gpu_check_runs_its_gpu_free_stages(tmp_path):
     assert "[gpu-check] every stage passed" in run.stdout
     train_log = (tmp_path / "train_2.log").read_text()
     assert "OK   verl validate_config: passed" in train_log and "debug_1gpu" in train_log
+
+
+def test_the_gpu_check_fails_a_hanging_stage_by_its_limit_and_a_cpu_build_of_vllm_first(
+    monkeypatch, tmp_path
+):
+    import threading
+
+    import torch
+
+    from sparse_video_r1.training import gpu_check
+
+    release = threading.Event()
+    with pytest.raises(TimeoutError, match="no result after"):
+        gpu_check.run_stage(lambda work, limit: release.wait() and "never", tmp_path, limit=-29.5)
+    release.set()
+    with pytest.raises(TimeoutError, match="no result after 1 s"):
+        gpu_check._run(
+            [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "hang.log", timeout=1
+        )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # this machine's vLLM is the CPU build
+    with pytest.raises(RuntimeError, match=r"not CUDA: .*rerun `bash scripts/setup.sh` on this node"):
+        gpu_check.environment(tmp_path, 60)

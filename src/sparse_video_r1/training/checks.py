@@ -230,6 +230,51 @@ def memory_verdict(config, params: float | None, gpu_bytes: float | None) -> Ver
     return Verdict("gpu memory", status, estimate.describe() + assumed)
 
 
+def training_memory_verdict(config, params: float | None, gpu_bytes: float | None) -> Verdict:
+    """The actor's training step, which can peak above generation (long episodes: the logits of every token,
+    the checkpointed layer inputs): fails above 95% of the GPU, warns above 85%, and names the first of the
+    usual settings that fits."""
+    from sparse_video_r1.training.estimates import TrainingMemoryEstimate, model_shape
+
+    shape = model_shape(config.actor_rollout_ref.model.path)
+    if params is None or shape is None:
+        return Verdict("gpu memory, training", "note", "model size unknown: no estimate")
+    actor, rollout = config.actor_rollout_ref.actor, config.actor_rollout_ref.rollout
+    response = config.data.max_response_length
+    length = config.data.max_prompt_length + response
+    gpu = gpu_bytes or 80 * GIB
+    awake = 0.0 if rollout.get("free_cache_engine", True) else rollout.gpu_memory_utilization * gpu
+
+    def estimate(micro: int, optimizer_offload: bool, param_offload: bool) -> TrainingMemoryEstimate:
+        tokens = actor.ppo_max_token_len_per_gpu if actor.get("use_dynamic_bsz") else micro * length
+        return TrainingMemoryEstimate.of(
+            params, shape, config.trainer.n_gpus_per_node * config.trainer.nnodes, gpu, tokens,
+            min(tokens, micro * response), param_offload=param_offload, optimizer_offload=optimizer_offload,
+            checkpointing=bool(config.actor_rollout_ref.model.get("enable_gradient_checkpointing")),
+            vllm_awake=awake,
+        )  # fmt: skip
+
+    micro = actor.ppo_micro_batch_size_per_gpu
+    optimizer, weights = (
+        bool(actor.fsdp_config.get("optimizer_offload")),
+        bool(actor.fsdp_config.get("param_offload")),
+    )
+    now = estimate(micro, optimizer, weights)
+    detail = now.describe() + ("" if gpu_bytes else " (assuming 80 GiB GPUs)")
+    if now.total <= 0.85 * gpu:
+        return Verdict("gpu memory, training", "ok", detail)
+    changes = [  # the usual settings, cheapest first: (the override, what it changes)
+        ("actor.ppo_micro_batch_size_per_gpu=1", (1, optimizer, weights)),
+        ("actor.fsdp_config.optimizer_offload=true", (micro, True, weights)),
+        ("actor.fsdp_config.param_offload=true", (micro, True, True)),
+    ]
+    fits = next((name for name, change in changes if estimate(*change).total <= 0.85 * gpu), None)
+    advice = (
+        f"; it fits with actor_rollout_ref.{fits}" if fits else "; shorten the episode (data.max_*_length)"
+    )
+    return Verdict("gpu memory, training", "fail" if now.total > 0.95 * gpu else "note", detail + advice)
+
+
 def verl_validation(config) -> Verdict:
     """verl's own `validate_config`, as `main_ppo` runs it before starting Ray."""
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
@@ -293,6 +338,7 @@ def preflight(
         )
         params = parameter_count(config.actor_rollout_ref.model.path)
         verdicts += [binding(disk_verdict(config, params)), memory_verdict(config, params, gpu_bytes)]
+        verdicts.append(training_memory_verdict(config, params, gpu_bytes))
     if config.critic.get("enable"):
         ppo = check_ppo(config, flash_attn_available(), trl_value_head_available())
         verdicts.append(binding(_verdict("ppo critic", ppo, "flash-attn and trl present")))

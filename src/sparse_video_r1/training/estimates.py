@@ -3,7 +3,11 @@
 Plain arithmetic on a parameter count and the config's numbers; the rules of thumb are verl's FSDP2 layout:
 the actor keeps fp32 weights (4 bytes a parameter) and Adam's two fp32 moments (8 bytes), sharded over the
 GPUs; a checkpoint holds both (12 bytes a parameter, ~45 GB for the 3B model); the reference model is
-offloaded to CPU memory by verl; vLLM takes `gpu_memory_utilization` of each GPU while it generates.
+offloaded to CPU memory by verl; vLLM takes `gpu_memory_utilization` of each GPU while it generates. The
+training step (vLLM asleep) adds fp32 gradients (4 bytes a parameter, sharded) and one micro-batch's
+activations: under gradient checkpointing each layer keeps its bf16 input for every token, one layer at a
+time is recomputed, and the language head's logits cover every token (benchmarks/train_memory.py measures
+these on a GPU against this estimate).
 """
 
 from __future__ import annotations
@@ -24,6 +28,20 @@ KNOWN_PARAMS = {
     "Qwen/Qwen2.5-VL-72B-Instruct": 73.4e9,
 }
 DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I8": 1, "U8": 1, "BOOL": 1}
+# (hidden size, layers, vocabulary) of the language models users name most, for when no config.json is here.
+KNOWN_SHAPES = {
+    "Qwen/Qwen2.5-VL-3B-Instruct": (2048, 36, 151936),
+    "Qwen/Qwen2.5-VL-7B-Instruct": (3584, 28, 152064),
+    "Qwen/Qwen2.5-VL-32B-Instruct": (5120, 64, 152064),
+    "Qwen/Qwen2.5-VL-72B-Instruct": (8192, 80, 152064),
+}
+# Bytes a token of a micro-batch takes in the training step, per unit of hidden size: the bf16 layer inputs
+# gradient checkpointing keeps (2 x layers) plus the working set of the layer being recomputed and its
+# backward (RECOMPUTE_BYTES; every layer's without checkpointing). Logits: bf16 for every token
+# (LOGIT_BYTES), fp32 with their gradient for the scored (response) ones (SCORED_LOGIT_BYTES). Calibrated
+# against benchmarks/train_memory.py on an H200.
+RECOMPUTE_BYTES = 40
+LOGIT_BYTES, SCORED_LOGIT_BYTES = 2, 8
 
 
 def parameter_count(model: str) -> float | None:
@@ -94,4 +112,65 @@ class GPUMemoryEstimate:
         return (
             f"~{self.total / GIB:.0f} of {self.gpu / GIB:.0f} GiB per GPU while generating (actor weights "
             f"{self.weights / GIB:.0f} + optimizer {self.optimizer / GIB:.0f} + vLLM {self.vllm / GIB:.0f})"
+        )
+
+
+def model_shape(model: str) -> tuple[int, int, int] | None:
+    """(hidden size, layers, vocabulary) of the language model, from a local config.json or a known name."""
+    config = Path(model) / "config.json"
+    if config.is_file():
+        text = json.loads(config.read_text())
+        text = text.get("text_config", text)
+        return text["hidden_size"], text["num_hidden_layers"], text["vocab_size"]
+    return KNOWN_SHAPES.get(model)
+
+
+@dataclass(frozen=True)
+class TrainingMemoryEstimate:
+    """Per GPU, in the actor's training step (vLLM asleep, its memory freed; or awake where it cannot sleep):
+    fp32 weights, gradients and Adam's moments where they are not offloaded, and one micro-batch."""
+
+    states: float
+    activations: float
+    logits: float
+    vllm: float
+    gpu: float
+
+    @property
+    def total(self) -> float:
+        return self.states + self.activations + self.logits + self.vllm
+
+    @classmethod
+    def of(
+        cls,
+        params: float,
+        shape: tuple[int, int, int],
+        gpus: int,
+        gpu_bytes: float,
+        tokens: int,
+        scored: int,
+        *,
+        param_offload: bool = False,
+        optimizer_offload: bool = False,
+        checkpointing: bool = True,
+        vllm_awake: float = 0.0,
+    ) -> TrainingMemoryEstimate:
+        """`tokens`: one micro-batch's (its sequences padded to the prompt and response limits), `scored` of them
+        the response tokens whose log-probabilities the loss takes."""
+        hidden, layers, vocab = shape
+        shard = params / max(1, gpus)
+        per_token = hidden * (2 * layers + RECOMPUTE_BYTES if checkpointing else RECOMPUTE_BYTES * layers)
+        return cls(
+            states=(0.0 if param_offload else 8 * shard) + (0.0 if optimizer_offload else 8 * shard),
+            activations=tokens * per_token,
+            logits=vocab * (tokens * LOGIT_BYTES + scored * SCORED_LOGIT_BYTES),
+            vllm=vllm_awake,
+            gpu=gpu_bytes,
+        )
+
+    def describe(self) -> str:
+        return (
+            f"~{self.total / GIB:.0f} of {self.gpu / GIB:.0f} GiB per GPU in the training step (weights, grads and "
+            f"Adam {self.states / GIB:.0f} + activations {self.activations / GIB:.0f} + logits "
+            f"{self.logits / GIB:.0f}" + (f" + vLLM awake {self.vllm / GIB:.0f}" if self.vllm else "") + ")"
         )
