@@ -284,6 +284,27 @@ def test_disk_and_memory_estimates_of_the_seed_setting():
     assert GPUMemoryEstimate.of(**one_gpu, optimizer_offload=True).total == 15e9 + 32 * GIB
 
 
+def test_the_training_step_is_estimated_too_and_a_tight_run_is_told_the_setting_that_fits():
+    """Generation was the only phase estimated; the actor's step (fp32 states, checkpointed activations,
+    logits, SDPA's padding mask without flash-attn) can be the peak. The per-token terms are fitted to
+    benchmarks/train_memory.py on an H200: 41.4 GiB measured for the 7B at 49,152 tokens."""
+    from sparse_video_r1.training.checks import memory_verdict, training_memory_verdict
+    from sparse_video_r1.training.estimates import GIB, RUNTIME_OVERHEAD, TrainingMemoryEstimate
+
+    step = TrainingMemoryEstimate.of(0.0, (3584, 28, 152064), 1, 0.0, 49152, 49152 // 4, sequence=49152)
+    assert abs((step.total - RUNTIME_OVERHEAD) / GIB - 41.41) / 41.41 < 0.12
+    love_r1 = compose([*PATHS, "+variant=love_r1", "actor_rollout_ref.model.use_remove_padding=false"])
+    verdict = training_memory_verdict(love_r1, 8.29e9, 80 * GIB)
+    assert verdict.status == "ok" and "padding masks 11" in verdict.detail
+    tight = compose([*PATHS, "+variant=love_r1", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2"])
+    verdict = training_memory_verdict(tight, 8.29e9, 80 * GIB)
+    assert verdict.status == "fail" and verdict.detail.endswith(
+        "with actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=1"
+    )
+    qwen7b = memory_verdict(compose([*PATHS, "+variant=qwen7b"]), 8.29e9, 80 * GIB)  # ~89% while generating
+    assert qwen7b.status == "note" and qwen7b.detail.endswith("fsdp_config.optimizer_offload=true")
+
+
 def test_a_local_checkpoint_is_counted_from_its_weights(tiny_model_dir):
     from transformers import AutoModelForImageTextToText
 

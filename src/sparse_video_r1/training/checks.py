@@ -226,8 +226,17 @@ def memory_verdict(config, params: float | None, gpu_bytes: float | None) -> Ver
         optimizer_offload=bool(fsdp.get("optimizer_offload")),
     )
     assumed = "" if gpu_bytes else " (assuming 80 GiB GPUs)"
-    status = "fail" if estimate.total > 0.95 * estimate.gpu else "ok"
-    return Verdict("gpu memory", status, estimate.describe() + assumed)
+    if estimate.total <= 0.85 * estimate.gpu:
+        return Verdict("gpu memory", "ok", estimate.describe() + assumed)
+    spare = estimate.total - 0.85 * estimate.gpu  # what a setting must free to leave 15% for the runtime
+    share = config.actor_rollout_ref.rollout.gpu_memory_utilization - spare / estimate.gpu
+    advice = (
+        "; it fits with actor_rollout_ref.actor.fsdp_config.optimizer_offload=true"
+        if estimate.optimizer >= spare
+        else f"; it fits with actor_rollout_ref.rollout.gpu_memory_utilization={share:.2f}"
+    )
+    status = "fail" if estimate.total > 0.95 * estimate.gpu else "note"
+    return Verdict("gpu memory", status, estimate.describe() + assumed + advice)
 
 
 def training_memory_verdict(config, params: float | None, gpu_bytes: float | None) -> Verdict:
@@ -244,12 +253,14 @@ def training_memory_verdict(config, params: float | None, gpu_bytes: float | Non
     length = config.data.max_prompt_length + response
     gpu = gpu_bytes or 80 * GIB
     awake = 0.0 if rollout.get("free_cache_engine", True) else rollout.gpu_memory_utilization * gpu
+    padding_removed = bool(config.actor_rollout_ref.model.get("use_remove_padding"))  # flash-attn's path
 
     def estimate(micro: int, optimizer_offload: bool, param_offload: bool) -> TrainingMemoryEstimate:
         tokens = actor.ppo_max_token_len_per_gpu if actor.get("use_dynamic_bsz") else micro * length
         return TrainingMemoryEstimate.of(
             params, shape, config.trainer.n_gpus_per_node * config.trainer.nnodes, gpu, tokens,
-            min(tokens, micro * response), param_offload=param_offload, optimizer_offload=optimizer_offload,
+            min(tokens, micro * response), sequence=0 if padding_removed else length,
+            param_offload=param_offload, optimizer_offload=optimizer_offload,
             checkpointing=bool(config.actor_rollout_ref.model.get("enable_gradient_checkpointing")),
             vllm_awake=awake,
         )  # fmt: skip

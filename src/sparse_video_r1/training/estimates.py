@@ -35,13 +35,16 @@ KNOWN_SHAPES = {
     "Qwen/Qwen2.5-VL-32B-Instruct": (5120, 64, 152064),
     "Qwen/Qwen2.5-VL-72B-Instruct": (8192, 80, 152064),
 }
-# Bytes a token of a micro-batch takes in the training step, per unit of hidden size: the bf16 layer inputs
-# gradient checkpointing keeps (2 x layers) plus the working set of the layer being recomputed and its
-# backward (RECOMPUTE_BYTES; every layer's without checkpointing). Logits: bf16 for every token
-# (LOGIT_BYTES), fp32 with their gradient for the scored (response) ones (SCORED_LOGIT_BYTES). Calibrated
-# against benchmarks/train_memory.py on an H200.
-RECOMPUTE_BYTES = 40
-LOGIT_BYTES, SCORED_LOGIT_BYTES = 2, 8
+# The training step's micro-batch, fitted to benchmarks/train_memory.py on an H200 (Qwen2.5-VL-3B and -7B
+# language models, 8k-49k tokens, within 12% of each measurement): per token, the bf16 input each layer
+# keeps under gradient checkpointing (2 bytes x hidden x layers; without checkpointing every layer's working
+# set, ~34 bytes x hidden each, a textbook figure we did not measure), and per token and vocabulary entry
+# the logits (bf16 for every token, fp32 log-probabilities for the scored response ones); per sequence, the
+# padding mask PyTorch SDPA takes where flash-attn's remove-padding path is off (bytes x tokens squared).
+CHECKPOINT_BYTES, WORKING_SET_BYTES = 2, 34
+LOGIT_BYTES, SCORED_LOGIT_BYTES = 2, 4.5
+PADDED_MASK_BYTES = 5
+RUNTIME_OVERHEAD = 4 * GIB  # CUDA context, NCCL buffers, the allocator's slack
 
 
 def parameter_count(model: str) -> float | None:
@@ -133,12 +136,13 @@ class TrainingMemoryEstimate:
     states: float
     activations: float
     logits: float
+    masks: float
     vllm: float
     gpu: float
 
     @property
     def total(self) -> float:
-        return self.states + self.activations + self.logits + self.vllm
+        return self.states + self.activations + self.logits + self.masks + self.vllm + RUNTIME_OVERHEAD
 
     @classmethod
     def of(
@@ -150,20 +154,23 @@ class TrainingMemoryEstimate:
         tokens: int,
         scored: int,
         *,
+        sequence: int = 0,
         param_offload: bool = False,
         optimizer_offload: bool = False,
         checkpointing: bool = True,
         vllm_awake: float = 0.0,
     ) -> TrainingMemoryEstimate:
         """`tokens`: one micro-batch's (its sequences padded to the prompt and response limits), `scored` of them
-        the response tokens whose log-probabilities the loss takes."""
+        the response tokens whose log-probabilities the loss takes; `sequence`: the padded length of each of
+        its sequences when SDPA takes a padding mask (no flash-attn), else 0."""
         hidden, layers, vocab = shape
         shard = params / max(1, gpus)
-        per_token = hidden * (2 * layers + RECOMPUTE_BYTES if checkpointing else RECOMPUTE_BYTES * layers)
+        per_layer = CHECKPOINT_BYTES if checkpointing else WORKING_SET_BYTES
         return cls(
             states=(0.0 if param_offload else 8 * shard) + (0.0 if optimizer_offload else 8 * shard),
-            activations=tokens * per_token,
+            activations=tokens * hidden * layers * per_layer,
             logits=vocab * (tokens * LOGIT_BYTES + scored * SCORED_LOGIT_BYTES),
+            masks=(tokens // sequence) * sequence**2 * PADDED_MASK_BYTES if sequence else 0.0,
             vllm=vllm_awake,
             gpu=gpu_bytes,
         )
@@ -171,6 +178,8 @@ class TrainingMemoryEstimate:
     def describe(self) -> str:
         return (
             f"~{self.total / GIB:.0f} of {self.gpu / GIB:.0f} GiB per GPU in the training step (weights, grads and "
-            f"Adam {self.states / GIB:.0f} + activations {self.activations / GIB:.0f} + logits "
-            f"{self.logits / GIB:.0f}" + (f" + vLLM awake {self.vllm / GIB:.0f}" if self.vllm else "") + ")"
+            f"Adam {self.states / GIB:.0f} + activations {self.activations / GIB:.0f} + logits {self.logits / GIB:.0f}"
+            + (f" + padding masks {self.masks / GIB:.0f}" if self.masks else "")
+            + (f" + vLLM awake {self.vllm / GIB:.0f}" if self.vllm else "")
+            + f" + runtime {RUNTIME_OVERHEAD / GIB:.0f})"
         )
