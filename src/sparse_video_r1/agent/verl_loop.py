@@ -1,9 +1,9 @@
 """The verl agent loop: runs one episode token-in/token-out through verl's generation server.
 
 verl instantiates `FrameRequestAgentLoop` from `agent_loop.yaml` for every row whose `agent_name` is
-`frame_request`, and runs either mode (agent/modes.py). Each round it generates, lets the episode judge
-the reply, decodes the frames the next user turn shows, and merges that turn with verl's continuous-token
-helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the
+`frame_request`, and runs either mode through the episode runner every caller shares (agent/runner.py).
+Each round it generates, hands the reply to the runner (which judges it and renders the next user turn),
+and merges that turn with verl's continuous-token helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the
 turn is known to fit the response budget; the episode ends, with reason "token budget", when the next
 turn would not.
 
@@ -16,8 +16,8 @@ where verl would drop the whole group unseen; the trainer counts both (`episode/
 
 Rows carry in `extra_info`: `video` (path), `duration` (s), `question`, `options` (list), and optionally
 `index` (seeds the random first frames, so a GRPO group starts from the same frames) and `mode` ("frames"
-or "zoom": the row's own, else the run's `svr1.episode.mode`). The frame grid (fps, frame count) comes
-from the file itself, as the frame service sees it.
+or "zoom": the row's own, else the run's `svr1.episode.mode`). The frame grid is the runner's rule: the
+row's duration on the file's frames.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ from PIL import Image
 from verl.experimental.agent_loop import AgentLoopBase, AgentLoopOutput
 from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics
 
-from sparse_video_r1.agent.episode import EpisodeConfig, EpisodeRecord, FrameAt, Part, Question
-from sparse_video_r1.agent.frames import decode_frames
-from sparse_video_r1.agent.modes import make_episode
-from sparse_video_r1.video import FrameGrid, Video, VideoError, open_video
+from sparse_video_r1.agent.episode import EpisodeConfig, EpisodeRecord, FrameAt, Question
+from sparse_video_r1.agent.runner import EpisodeRunner, render
+from sparse_video_r1.video import VideoError, open_video
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +87,16 @@ class FrameRequestAgentLoop(AgentLoopBase):
         question = Question(info["question"], tuple(info["options"]))
         try:
             video = await asyncio.to_thread(open_video, info["video"])
-            episode = make_episode(
-                question,
-                _grid(info, video),
-                self.episode_config,
-                seed=int(info.get("index", 0)),
-                mode=info.get("mode"),
-            )
-            content, images = await self._render(episode.opening(), video)
+            runner = EpisodeRunner.start(
+                question, video, self.episode_config, duration=info["duration"],
+                seed=int(info.get("index", 0)), mode=info.get("mode"),
+            )  # fmt: skip
+            turn = await asyncio.to_thread(runner.opening)
         except (VideoError, ValueError) as error:  # a broken file or stale metadata: this row only
             reason = error.cause if isinstance(error, VideoError) else str(error)
             logger.warning("skipping the episode of row %s: %s", info.get("index"), reason)
             return await self._stand_in(info, f"video error: {reason}", sampling_params, request_id)
-        trajectory = await self._start(content, images)
+        trajectory = await self._start(turn.content, turn.images)
 
         while True:
             room = self.response_length - len(trajectory.mask)
@@ -116,20 +112,19 @@ class FrameRequestAgentLoop(AgentLoopBase):
             trajectory.token_ids, trajectory.log_probs = merged.token_ids, log_probs or []
             reply = self.tokenizer.decode(output.token_ids, skip_special_tokens=True)
             trajectory.messages.append({"role": "assistant", "content": reply})
-            turn = episode.step(reply)
-            if turn is None:
-                break
-            if len(trajectory.mask) >= self.response_length:
-                episode.stop("token budget")
-                break
             try:
-                content, new_images = await self._render(turn, video)
+                turn = await asyncio.to_thread(runner.step, reply)
             except (VideoError, ValueError) as error:
                 reason = error.cause if isinstance(error, VideoError) else str(error)
                 logger.warning("ending the episode of row %s: %s", info.get("index"), reason)
-                episode.stop(f"video error: {reason}")
+                runner.episode.stop(f"video error: {reason}")
                 break
-            messages = [*trajectory.messages, {"role": "user", "content": content}]
+            if turn is None:
+                break
+            if len(trajectory.mask) >= self.response_length:
+                runner.does_not_fit()
+                break
+            messages = [*trajectory.messages, {"role": "user", "content": turn.content}]
             merged, mask, log_probs = await self.ct_merge_context_msg(
                 trajectory.messages,
                 messages,
@@ -138,7 +133,7 @@ class FrameRequestAgentLoop(AgentLoopBase):
                 trajectory.log_probs or None,
             )
             if len(mask) >= self.response_length:  # the turn does not fit: neither it nor its frames
-                episode.stop("token budget")
+                runner.does_not_fit()
                 break
             trajectory.token_ids, trajectory.mask, trajectory.log_probs = (
                 merged.token_ids,
@@ -146,9 +141,9 @@ class FrameRequestAgentLoop(AgentLoopBase):
                 log_probs or [],
             )
             trajectory.messages = messages
-            trajectory.images += new_images
+            trajectory.images += turn.images
 
-        return trajectory.output(episode.record, info)
+        return trajectory.output(runner.record, info)
 
     async def _start(self, content: list[dict], images: list[Image.Image]) -> _Trajectory:
         messages = [{"role": "user", "content": content}]
@@ -177,35 +172,10 @@ class FrameRequestAgentLoop(AgentLoopBase):
         the trainer still learns which weights it ran under), nothing to learn from. Its record says why;
         the reward scores it 0 and the trainer counts it (`episode/failed`)."""
         placeholder = FrameAt(0.0, self.episode_config.max_pixels, self.episode_config.min_pixels)
-        content, images = await self._render([f"{info.get('question', '')}\n", placeholder], None)
-        trajectory = await self._start(content, images)
+        turn = render([f"{info.get('question', '')}\n", placeholder], None)
+        trajectory = await self._start(turn.content, turn.images)
         output = await self._generate(request_id, trajectory, {**sampling_params, "max_tokens": 1})
         trajectory.token_ids += output.token_ids
         trajectory.mask = [0] * len(output.token_ids)
         trajectory.log_probs = [0.0] * len(output.token_ids)
         return trajectory.output(EpisodeRecord(end=end), info)
-
-    async def _render(self, parts: list[Part], video: Video | None) -> tuple[list[dict], list[Image.Image]]:
-        """Chat content for a turn's parts and its images, in order; without a video, grey placeholders."""
-        frames = [part for part in parts if isinstance(part, FrameAt)]
-        images = await asyncio.to_thread(decode_frames, frames, video) if frames else []
-        by_part = dict(zip(frames, images, strict=True))
-        content = [
-            {"type": "image", "image": by_part[part]}
-            if isinstance(part, FrameAt)
-            else {"type": "text", "text": part}
-            for part in parts
-        ]
-        return content, images
-
-
-def _grid(info: dict, video: Video) -> FrameGrid:
-    """The episode's frame grid: the row's duration (what the prompt states) on the file's frames. A row
-    that claims more time than the file holds (re-encoded since `svr1 prepare`?) is a ValueError."""
-    grid = FrameGrid.of(info["duration"], video.fps, video.num_frames)
-    if grid.duration > video.duration + 1 / video.fps:
-        raise ValueError(
-            f"the row says the video lasts {grid.duration:.2f} s but {video.path} lasts "
-            f"{video.duration:.2f} s (re-encoded since `svr1 prepare`?)"
-        )
-    return grid

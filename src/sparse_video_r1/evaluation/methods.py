@@ -1,6 +1,6 @@
 """The ways a model answers a question: N frames in one turn (uniform, random, the whole video at 1 fps),
-the whole video as Qwen's native video input (`video`), or a multi-round episode of either mode (asking for frames, or an overview then zooms), started by the same
-`make_episode` as training.
+the whole video as Qwen's native video input (`video`), or a multi-round episode of either mode (asking for
+frames, or an overview then zooms), driven by the same episode runner as training (agent/runner.py).
 
 A method is a conversation: a generator that gets one sample and its opened video, yields the messages so
 far (text and PIL image parts) each time it needs a reply, is sent the reply text, and returns the
@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 
 from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Part, Question
 from sparse_video_r1.agent.evidence import evidence_use
-from sparse_video_r1.agent.frames import decode_frames
-from sparse_video_r1.agent.modes import make_episode
+from sparse_video_r1.agent.runner import EpisodeRunner, render
 from sparse_video_r1.evaluation.answer_letter import read_letter
 from sparse_video_r1.evaluation.records import SampleRecord
 from sparse_video_r1.video import (
@@ -51,6 +50,8 @@ class Sample:
     seed: int  # per sample (`sample_seed`), so random frames do not depend on the order samples run in
     duration_group: str = ""
     spans: tuple[tuple[float, float], ...] = ()  # evidence spans, where the split has them
+    duration: float | None = None  # the row's (what its prompt states); None: the file's
+    mode: str | None = None  # the row's episode mode, where it names one
 
 
 def sample_seed(run_seed: int, index: int) -> int:
@@ -84,21 +85,6 @@ class VideoSetting:
         return first_to_last_timestamps(grid, count)
 
 
-def _content(parts: list[Part], video: Video) -> tuple[list[dict], list]:
-    frames = [p for p in parts if isinstance(p, FrameAt)]
-    images = decode_frames(frames, video)
-    by_part = dict(zip(frames, images, strict=True))
-    content = [
-        {"type": "image", "image": by_part[p]} if isinstance(p, FrameAt) else {"type": "text", "text": p}
-        for p in parts
-    ]
-    return content, images
-
-
-def _tokens(images) -> int:
-    return sum((im.width // 28) * (im.height // 28) for im in images)
-
-
 def single_turn_times(method: str, sample: Sample, duration: float, setting: FramesSetting) -> list[float]:
     if method == "uniform":
         return uniform_timestamps(duration, setting.count)
@@ -119,9 +105,9 @@ def single_turn(method: str, sample: Sample, video: Video, setting: FramesSettin
     for t in times:
         parts += [f"Frame at {t:.1f} s: ", FrameAt(t, setting.max_pixels, setting.min_pixels), "\n"]
     parts.append(ANSWER_DIRECTLY)
-    content, images = _content(parts, video)
-    reply = yield [{"role": "user", "content": content}]
-    return _direct_answer(sample, reply, times, _tokens(images))
+    turn = render(parts, video)
+    reply = yield [{"role": "user", "content": turn.content}]
+    return _direct_answer(sample, reply, times, turn.visual_tokens)
 
 
 def native_video(sample: Sample, video: Video, setting: VideoSetting) -> Conversation:
@@ -137,35 +123,36 @@ def native_video(sample: Sample, video: Video, setting: VideoSetting) -> Convers
             "content": [{"type": "video", "video": frames, "fps": rate}, {"type": "text", "text": text}],
         }
     ]
-    return _direct_answer(sample, reply, times, _tokens(frames) // 2)  # two frames to a visual token
+    visual_tokens = (
+        sum((frame.width // 28) * (frame.height // 28) for frame in frames) // 2
+    )  # frames in pairs
+    return _direct_answer(sample, reply, times, visual_tokens)
 
 
 def agent(sample: Sample, video: Video, config: EpisodeConfig) -> Conversation:
-    """The multi-round episode of the config's mode: the model asks for frames, or zooms, until it answers
-    or runs out of rounds."""
-    grid = FrameGrid(video.duration, video.fps, video.num_frames)
-    episode = make_episode(sample.question, grid, config, seed=sample.seed)
-    content, images = _content(episode.opening(), video)
-    messages, replies, tokens, unshown = [{"role": "user", "content": content}], [], 0, _tokens(images)
+    """The multi-round episode of the config's mode (or the row's): the model asks for frames, or zooms,
+    until it answers or runs out of rounds, through the runner training and SFT drive too."""
+    runner = EpisodeRunner.start(
+        sample.question, video, config, duration=sample.duration, seed=sample.seed, mode=sample.mode
+    )
+    messages, replies = [{"role": "user", "content": runner.opening().content}], []
     while True:
         try:
             reply = yield messages
         except ContextFull:  # the last turn did not fit: the model never saw it (nor does the record)
-            episode.stop("token budget")
+            runner.does_not_fit()
             break
-        tokens += unshown
         replies.append(reply)
         messages.append({"role": "assistant", "content": reply})
-        turn = episode.step(reply)
+        turn = runner.step(reply)
         if turn is None:
             break
-        content, images = _content(turn, video)
-        unshown = _tokens(images)
-        messages.append({"role": "user", "content": content})
-    record = episode.record
+        messages.append({"role": "user", "content": turn.content})
+    record = runner.record
     done = _record(
-        sample, replies, record.answer, record.frames, record.rounds, record.end or "", tokens, record.actions
-    )
+        sample, replies, record.answer, record.frames, record.rounds, record.end or "", runner.visual_tokens,
+        record.actions,
+    )  # fmt: skip
     return replace(done, zooms=list(record.zooms))
 
 

@@ -47,6 +47,8 @@ def load_samples(data: str, seed: int, limit: int | None) -> list[methods.Sample
                 seed=methods.sample_seed(seed, i),
                 duration_group=info.get("duration_group", ""),
                 spans=tuple((float(start), float(end)) for start, end in _spans(info)),
+                duration=info.get("duration"),
+                mode=info.get("mode"),
             )
         )
     return samples[:limit] if limit else samples

@@ -24,11 +24,10 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Part, Question
-from sparse_video_r1.agent.frames import decode_frames
-from sparse_video_r1.agent.modes import make_episode
+from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.agent.oracle import GENERIC, ORACLE, POLICIES, NoEvidence, Policy, oracle_reply
 from sparse_video_r1.agent.protocol import Answer, parse_reply
+from sparse_video_r1.agent.runner import EpisodeRunner
 from sparse_video_r1.data.synthetic import THINKING
 from sparse_video_r1.video import FrameGrid, VideoError, open_video
 
@@ -42,15 +41,6 @@ class Trajectory:
     images: list[Image.Image]
 
 
-def _turn(parts: list[Part], video) -> tuple[str, list[Image.Image]]:
-    frames = [part for part in parts if isinstance(part, FrameAt)]
-    texts = [part for part in parts if isinstance(part, str)]
-    if any(IMAGE in text for text in texts):
-        raise ValueError(f"the turn's text holds {IMAGE!r}, which verl's SFT dataset reads as a frame")
-    content = "".join(IMAGE if isinstance(part, FrameAt) else part for part in parts)
-    return content, decode_frames(frames, video)
-
-
 def play(
     row: dict,
     config: EpisodeConfig,
@@ -59,19 +49,20 @@ def play(
     first: list[float] | None = None,
     policy: Policy = ORACLE,
 ) -> Trajectory:
-    """One row's trajectory: a player's replies in our episode (raises NoEvidence, VideoError). With `rng`,
-    a reply that must answer without evidence is a guess, and the policy draws from it (see oracle_reply);
-    `first` sets the first frames."""
+    """One row's trajectory: a player's replies in our episode, through the runner training and evaluation
+    drive (raises NoEvidence, VideoError). With `rng`, a reply that must answer without evidence is a guess,
+    and the policy draws from it (see oracle_reply); `first` sets the first frames."""
     info = row["extra_info"]
     question = Question(info["question"], tuple(info["options"]))
-    grid = FrameGrid.of(info["duration"], info["fps"], info.get("num_frames"))
-    episode = make_episode(question, grid, config, seed=int(info.get("index", 0)), mode=info.get("mode"))
+    runner = EpisodeRunner.start(
+        question, open_video(info["video"]), config, duration=info["duration"],
+        seed=int(info.get("index", 0)), mode=info.get("mode"),
+    )  # fmt: skip
     thinking = THINKING.get(info.get("type"), GENERIC)
-    video = open_video(info["video"])
-    content, images = _turn(episode.opening(first), video)
-    messages = [{"role": "user", "content": content}]
+    turn = runner.opening(first)
+    messages, images = [{"role": "user", "content": turn.text(IMAGE)}], list(turn.images)
     while True:
-        reply = oracle_reply(episode, info["spans"], int(info["answer_index"]), thinking, rng, policy)
+        reply = oracle_reply(runner.episode, info["spans"], int(info["answer_index"]), thinking, rng, policy)
         if rewrite is not None:
             reply = rewrite(messages, images, reply, row)
             if reply is None:
@@ -79,14 +70,13 @@ def play(
         messages.append({"role": "assistant", "content": reply})
         if first is not None:  # a look ends with its first reply
             return Trajectory(messages, images)
-        turn = episode.step(reply)
+        turn = runner.step(reply)
         if turn is None:
-            if episode.record.end != "answer":
-                raise NoEvidence(f"the episode ended with {episode.record.end!r}")
+            if runner.record.end != "answer":
+                raise NoEvidence(f"the episode ended with {runner.record.end!r}")
             return Trajectory(messages, images)
-        content, new_images = _turn(turn, video)
-        messages.append({"role": "user", "content": content})
-        images += new_images
+        messages.append({"role": "user", "content": turn.text(IMAGE)})
+        images += turn.images
 
 
 def _png(image: Image.Image) -> dict:
