@@ -11,13 +11,15 @@ MODEL=${MODEL:-}                        # checkpoint path or hub name (default: 
 DATA_DIR=${DATA_DIR:-}                  # train.parquet + val.parquet (default: data/nextqa; "synthetic": the embedded set)
 N_GPUS=${N_GPUS:-}                      # GPUs per node (default: 4, the config's)
 EXPERIMENT=${EXPERIMENT:-}              # trainer.experiment_name
-FRAMES_PER_ROUND=${FRAMES_PER_ROUND:-}  # frames the model may ask for per turn (default: 5)
+FRAMES_PER_REQUEST=${FRAMES_PER_REQUEST:-${FRAMES_PER_ROUND:-}}  # frames one request may ask for (default: 5;
+                                        # FRAMES_PER_ROUND, its older name, still works)
 ROUNDS=${ROUNDS:-}                      # assistant turns per episode (default: 5)
 STEPS=${STEPS:-}                        # trainer.total_training_steps (default: 15 epochs; 2 steps on CPU)
 VARIANT=${VARIANT:-}                    # qwen7b | debug_1gpu | ppo | love_r1 (zoom mode, LOVE-R1's setting)
 DEVICE=${DEVICE:-auto}                  # auto | gpu | cpu
 DRY_RUN=${DRY_RUN:-0}
 LOG_DIR=${LOG_DIR:-}                    # default: logs/, or a temporary folder for a dry run
+FREEZE_VISION=${FREEZE_VISION:-0}       # 1: the vision tower's weights do not train
 WANDB=${WANDB:-0}                       # 1: also log to Weights & Biases
 
 # Paths the caller gave relative to where they stand; then work from the repository.
@@ -36,14 +38,15 @@ log="$LOG_DIR/train_$(date +%Y%m%d_%H%M%S).log"
 status="$LOG_DIR/.train_status.$$"
 
 [ "$WANDB" = 1 ] && set -- "trainer.logger=[console,tensorboard,wandb]" "$@"  # the user's own overrides win
-dry=""
-[ "$DRY_RUN" = 1 ] && dry="--dry-run"
+flags=""
+[ "$DRY_RUN" = 1 ] && flags="--dry-run"
+[ "$FREEZE_VISION" = 1 ] && flags="$flags --freeze-vision"
 
 {
     code=0
-    .venv/bin/python -m sparse_video_r1.training.launch $dry --device "$DEVICE" \
+    .venv/bin/python -m sparse_video_r1.training.launch $flags --device "$DEVICE" \
         --model "$MODEL" --data-dir "$DATA_DIR" --gpus "$N_GPUS" --experiment "$EXPERIMENT" \
-        --frames-per-round "$FRAMES_PER_ROUND" --rounds "$ROUNDS" --steps "$STEPS" --variant "$VARIANT" \
+        --frames-per-request "$FRAMES_PER_REQUEST" --rounds "$ROUNDS" --steps "$STEPS" --variant "$VARIANT" \
         "$@" || code=$?
     echo "$code" >"$status"
 } 2>&1 | tee "$log"

@@ -53,8 +53,8 @@ def prepare(cache: Path) -> tuple[Path, dict[str, Path]]:
 
 
 def _config(val: Path, model: Path, out: Path, backend: str, questions: int, **options) -> EvalConfig:
-    return EvalConfig(data=str(val), method="agent", model=str(model), out_dir=str(out), backend=backend,
-                      limit=questions, max_new_tokens=NEW_TOKENS, episode={"wording": "brief"}, **PIXELS,
+    return EvalConfig(data=str(val), method="frames", model=str(model), out_dir=str(out), backend=backend,
+                      limit=questions, reply_tokens=NEW_TOKENS, episode={"wording": "brief"}, **PIXELS,
                       **options)  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def run_hf(val: Path, model: Path, out: Path, questions: int) -> dict:
     from sparse_video_r1.evaluation.hf_chat import HFChat
 
     began = time.perf_counter()
-    chat = HFChat(model, max_new_tokens=NEW_TOKENS)
+    chat = HFChat(model, reply_tokens=NEW_TOKENS)
     start = time.perf_counter() - began
     return {"start": start, **_timed(_config(val, model, out, "hf", questions), chat)}
 
@@ -79,7 +79,7 @@ def run_vllm(val: Path, model: Path, out: Path, questions: int, reserved_cores: 
     before = os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU")
     os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(reserved_cores)  # read as the engine starts
     try:
-        chat = VLLMChat(model, max_new_tokens=NEW_TOKENS, max_images=25, **PIXELS)
+        chat = VLLMChat(model, reply_tokens=NEW_TOKENS, max_images=25, **PIXELS)
     finally:
         os.environ.pop("VLLM_CPU_NUM_OF_RESERVED_CPU")
         if before is not None:

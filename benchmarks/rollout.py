@@ -3,7 +3,7 @@ the original Sparse-Video-R1, and what reusing the KV cache across rounds would 
 
     .venv/bin/python benchmarks/rollout.py [--episodes 8] [--repeats 5] [--cache-dir ~/.cache/sparse-video-r1/bench-rollout]
 
-Everything runs in process on CPU: verl's own AgentLoopWorker runs our FrameRequestAgentLoop with an LLM
+Everything runs in process on CPU: verl's own AgentLoopWorker runs our EpisodeAgentLoop with an LLM
 client serving the tiny random Qwen2.5-VL and verl's reward worker behind it, with the config composed as
 the tests compose it (tests/verl_harness.py). The client is the tests' transformers one (tests/
 hf_token_server.py), and for table 2 also vLLM's engine behind verl's generate() contract
@@ -31,9 +31,9 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
 from sparse_video_r1.agent import episode as episode_module
-from sparse_video_r1.agent import verl_loop
+from sparse_video_r1.agent import runner
 from sparse_video_r1.agent.episode import EpisodeConfig
-from sparse_video_r1.agent.verl_loop import FrameRequestAgentLoop
+from sparse_video_r1.agent.verl_loop import EpisodeAgentLoop
 from sparse_video_r1.generation.hf_generator import HFGenerator
 from sparse_video_r1.tiny_model import build_tiny_model
 from sparse_video_r1.video import open_video, uniform_timestamps
@@ -138,14 +138,14 @@ class Spies:
 
     def install_on_loop(self) -> None:
         """Frame decoding, token merges with the processor, and reply parsing, wherever the loop calls them."""
-        verl_loop.decode_frames = self.sync("frames", verl_loop.decode_frames)
+        runner.decode_frames = self.sync("frames", runner.decode_frames)
         episode_module.parse_reply = self.sync("parse", episode_module.parse_reply)
         for method, name in (
             ("ct_build_initial_tokens", "opening"),
             ("ct_merge_context_msg", "turn merge"),
             ("ct_merge_assistant_token", "reply merge"),
         ):
-            setattr(FrameRequestAgentLoop, method, self.coro(name, getattr(FrameRequestAgentLoop, method)))
+            setattr(EpisodeAgentLoop, method, self.coro(name, getattr(EpisodeAgentLoop, method)))
 
     def install_on_worker(self, worker: AgentLoopWorker) -> None:
         """Its LLM client's generate, and verl's per-episode and per-batch postprocessing (with the reward)."""

@@ -37,7 +37,7 @@ def prepared(tmp_path_factory) -> dict[str, Path]:
 
 def _eval(split: Path, model: Path, out: Path, *extra: str) -> dict:
     argv = ["eval", "--data", str(split), "--method", "uniform", "--model", str(model), "--out-dir", str(out),
-            "--frames", "2", "--max-new-tokens", "4", *extra]  # fmt: skip
+            "--first-frames", "2", "--reply-tokens", "4", *extra]  # fmt: skip
     assert svr1(argv) == 0
     shard = extra[extra.index("--shard") + 1].replace("/", "-of-") if "--shard" in extra else ""
     return json.loads((out / (f"shard-{shard}" if shard else "") / "results.json").read_text())

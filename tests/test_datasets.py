@@ -91,7 +91,7 @@ def test_nextqa_rows_carry_their_own_question_and_everything_the_agent_needs(nex
     assert Path(info["video"]).is_file() and Path(info["video"]).name == "1002.mp4"
     assert info["duration"] == pytest.approx(4.0) and info["fps"] == 10 and info["num_frames"] == 40
     assert (info["width"], info["height"]) == (160, 120)
-    assert row["data_source"] == "nextqa" and row["agent_name"] == "frame_request"
+    assert row["data_source"] == "nextqa" and row["agent_name"] == "svr1_episode"
     content = row["prompt"][0]["content"]
     assert (
         "what does the man do in clip 1002 question 1\nA. option 0 of 1" in content
@@ -243,7 +243,7 @@ def test_rows_load_in_verls_dataset_with_the_tiny_models_processor(nextqa_raw, t
     dataset = RLHFDataset(str(tmp_path / "train.parquet"), processor.tokenizer, config, processor)
     assert len(dataset) == 12
     item = dataset[0]
-    assert item["agent_name"] == "frame_request" and item["extra_info"]["video"].endswith(".mp4")
+    assert item["agent_name"] == "svr1_episode" and item["extra_info"]["video"].endswith(".mp4")
     assert item["raw_prompt"][0]["role"] == "user" and "seconds" in item["raw_prompt"][0]["content"]
 
 

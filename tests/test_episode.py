@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Question
+from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Question
+from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
+from sparse_video_r1.agent.zoom import ZoomEpisode
 from sparse_video_r1.video import FrameGrid
 
 FORTY = FrameGrid.of(40.0, 30)
@@ -20,7 +22,7 @@ def _text(parts):
 
 
 def test_opening_shows_question_options_duration_frames_budget_and_format():
-    episode = Episode(QUESTION, FORTY)
+    episode = FrameRequestEpisode(QUESTION, FORTY)
     parts = episode.opening()
     text = _text(parts)
     assert _frames(parts) == [4.0, 12.0, 20.0, 28.0, 36.0]
@@ -32,13 +34,13 @@ def test_opening_shows_question_options_duration_frames_budget_and_format():
 
 def test_random_first_frames_are_seeded():
     config = EpisodeConfig(first_strategy="random")
-    first = _frames(Episode(QUESTION, FORTY, config, seed=1).opening())
-    assert first == _frames(Episode(QUESTION, FORTY, config, seed=1).opening())
-    assert first != _frames(Episode(QUESTION, FORTY, config, seed=2).opening())
+    first = _frames(FrameRequestEpisode(QUESTION, FORTY, config, seed=1).opening())
+    assert first == _frames(FrameRequestEpisode(QUESTION, FORTY, config, seed=1).opening())
+    assert first != _frames(FrameRequestEpisode(QUESTION, FORTY, config, seed=2).opening())
 
 
 def test_a_correct_path_request_then_answer():
-    episode = Episode(QUESTION, FORTY)
+    episode = FrameRequestEpisode(QUESTION, FORTY)
     episode.opening()
     turn = episode.step("<think>not sure</think><frames>5, 6.5, 12.0</frames>")
     assert _frames(turn) == [5.0, 6.5]  # 12.0 s was already shown
@@ -63,7 +65,7 @@ def test_a_correct_path_request_then_answer():
     ],
 )
 def test_invalid_actions_cost_a_round_and_say_what_was_wrong(reply, why):
-    episode = Episode(QUESTION, FORTY)
+    episode = FrameRequestEpisode(QUESTION, FORTY)
     episode.opening()
     turn = episode.step(reply)
     assert turn is not None and why in _text(turn) and not _frames(turn)
@@ -71,7 +73,7 @@ def test_invalid_actions_cost_a_round_and_say_what_was_wrong(reply, why):
 
 
 def test_the_last_round_must_answer():
-    episode = Episode(QUESTION, FORTY, EpisodeConfig(max_rounds=2))
+    episode = FrameRequestEpisode(QUESTION, FORTY, EpisodeConfig(max_rounds=2))
     episode.opening()
     turn = episode.step("<think>x</think><frames>1</frames>")
     assert "last reply" in _text(turn) and "<frames>" not in _text(turn)
@@ -81,7 +83,7 @@ def test_the_last_round_must_answer():
 
 
 def test_invalid_replies_until_the_round_limit():
-    episode = Episode(QUESTION, FORTY, EpisodeConfig(max_rounds=3))
+    episode = FrameRequestEpisode(QUESTION, FORTY, EpisodeConfig(max_rounds=3))
     episode.opening()
     assert episode.step("I think A") is not None
     assert episode.step("<think>x</think>") is not None
@@ -92,7 +94,7 @@ def test_invalid_replies_until_the_round_limit():
 
 
 def test_the_frame_cap_limits_requests():
-    episode = Episode(QUESTION, FORTY, EpisodeConfig(first_frames=5, max_frames=7))
+    episode = FrameRequestEpisode(QUESTION, FORTY, EpisodeConfig(first_frames=5, max_frames=7))
     episode.opening()
     turn = episode.step("<think>x</think><frames>1, 2, 3</frames>")
     assert "only 2 more frames" in _text(turn)
@@ -101,7 +103,7 @@ def test_the_frame_cap_limits_requests():
 
 
 def test_the_runner_stops_on_its_token_budget():
-    episode = Episode(QUESTION, FORTY)
+    episode = FrameRequestEpisode(QUESTION, FORTY)
     episode.opening()
     episode.step("<think>x</think><frames>1</frames>")
     episode.stop("token budget")
@@ -111,12 +113,12 @@ def test_the_runner_stops_on_its_token_budget():
 
 
 def test_a_turn_that_never_reached_the_model_leaves_no_frames_in_the_record():
-    episode = Episode(QUESTION, FORTY)
+    episode = FrameRequestEpisode(QUESTION, FORTY)
     episode.opening()  # 5 frames
     episode.step("<think>x</think><frames>1, 2</frames>")  # a turn with 2 more, built
     episode.stop("token budget")  # ... but it did not fit: the model never saw it
     assert len(episode.record.frames) == 5 and episode.record.actions == ["frames"]
-    shown = Episode(QUESTION, FORTY)
+    shown = FrameRequestEpisode(QUESTION, FORTY)
     shown.opening()
     shown.step("<think>x</think><frames>1, 2</frames>")
     shown.step("<think>y</think><frames>3</frames>")  # replying to the turn shows it
@@ -125,8 +127,6 @@ def test_a_turn_that_never_reached_the_model_leaves_no_frames_in_the_record():
 
 
 def test_a_zoom_that_never_reached_the_model_is_not_recorded():
-    from sparse_video_r1.agent.zoom import ZoomEpisode
-
     config = EpisodeConfig(mode="zoom", overview_frames=8, zoom_frames=4)
     episode = ZoomEpisode(QUESTION, FORTY, config)
     episode.opening()
@@ -137,7 +137,7 @@ def test_a_zoom_that_never_reached_the_model_is_not_recorded():
 
 def test_times_on_the_same_frame_are_one_frame_shown_and_charged_once():
     # 2.0 s at 30 fps: 1.99 s and 2.0 s both show the last frame, as the frame service decodes them.
-    episode = Episode(QUESTION, FrameGrid.of(2.0, 30), EpisodeConfig(first_frames=2))
+    episode = FrameRequestEpisode(QUESTION, FrameGrid.of(2.0, 30), EpisodeConfig(first_frames=2))
     assert _frames(episode.opening()) == [0.5, 1.5]
     turn = episode.step("<think>the end</think><frames>1.99, 2.0</frames>")
     assert _frames(turn) == [1.99] and "Here is the 1 frame you asked for" in _text(turn)
@@ -149,21 +149,21 @@ def test_times_on_the_same_frame_are_one_frame_shown_and_charged_once():
 @pytest.mark.parametrize("grid", [FrameGrid.of(1 / 30, 30), FrameGrid.of(0.0, 30, num_frames=1)])
 def test_a_one_frame_video_opens_with_that_frame_once(grid):
     for strategy in ("uniform", "random"):
-        episode = Episode(QUESTION, grid, EpisodeConfig(first_strategy=strategy))
+        episode = FrameRequestEpisode(QUESTION, grid, EpisodeConfig(first_strategy=strategy))
         parts = episode.opening()
         assert len(_frames(parts)) == 1 and "Here is 1 frame from it" in _text(parts)
         assert episode.record.as_dict()["num_frames"] == 1
 
 
 def test_frame_labels_are_plain_times():
-    episode = Episode(QUESTION, FORTY)
+    episode = FrameRequestEpisode(QUESTION, FORTY)
     episode.opening()
     turn = episode.step("<think>x</think><frames>0</frames>")
     assert "Frame at 0.0 s" in _text(turn) and "-0.0" not in _text(turn)
 
 
 def test_with_no_frames_left_the_turn_asks_for_an_answer_and_counts_rounds_truthfully():
-    episode = Episode(QUESTION, FORTY, EpisodeConfig(max_frames=6, max_rounds=5))
+    episode = FrameRequestEpisode(QUESTION, FORTY, EpisodeConfig(max_frames=6, max_rounds=5))
     episode.opening()
     turn = _text(episode.step("<think>x</think><frames>1</frames>"))
     assert "last reply" not in turn and "no more can be shown" in turn and "4 replies left" in turn

@@ -29,13 +29,13 @@ def val(tmp_path_factory) -> Path:
 
 def _run(val: Path, out: Path, method: str, model, **options) -> dict:
     config = EvalConfig(
-        data=str(val), method=method, model=str(model), out_dir=str(out), max_new_tokens=8, **options
+        data=str(val), method=method, model=str(model), out_dir=str(out), reply_tokens=8, **options
     )
     return evaluate(config)
 
 
 @pytest.mark.parametrize(
-    ("method", "frames"), [("uniform", 5), ("random", 5), ("whole_video", 10), ("agent", 5)]
+    ("method", "frames"), [("uniform", 5), ("random", 5), ("whole_video", 10), ("frames", 5)]
 )
 def test_every_method_runs_with_the_tiny_model(val, tiny_model_dir, tmp_path, method, frames):
     results = _run(val, tmp_path, method, tiny_model_dir, limit=2)
@@ -46,7 +46,7 @@ def test_every_method_runs_with_the_tiny_model(val, tiny_model_dir, tmp_path, me
     assert summary["n"] == 2 and summary["failures"] == 0 and summary["mean_frames"] >= frames
     assert summary["unparsed"] == sum(r.parsed is None for r in records)  # noise is unparsed, never a guess
     config = results["config"]
-    assert (config["method"], config["frames"], config["max_pixels"], config["temperature"]) == (
+    assert (config["method"], config["first_frames"], config["max_pixels"], config["temperature"]) == (
         method,
         5,
         100352,
@@ -124,12 +124,12 @@ def test_a_zoom_evaluation_gets_the_context_and_pixel_range_its_episode_needs(va
     from sparse_video_r1.agent.episode import EpisodeConfig
     from sparse_video_r1.evaluation.backends import _max_context, _pixel_range
 
-    zoom = EvalConfig(data=str(val), method="zoom", model="m", out_dir=str(tmp_path), max_new_tokens=512)
+    zoom = EvalConfig(data=str(val), method="zoom", model="m", out_dir=str(tmp_path), reply_tokens=512)
     worst = TokenBudget.of(EpisodeConfig(mode="zoom"), 512, prompt_chars=2000).total
     assert _max_context(zoom) == worst > 40_000  # two default zooms alone are ~17k tokens
     assert _pixel_range(zoom) == (12544, 256 * 28 * 28)  # zoomed frames are not cut to 128 x 28 x 28
-    agent = EvalConfig(data=str(val), method="agent", model="m", out_dir=str(tmp_path))
-    assert (_max_context(agent), _pixel_range(agent)) == (16384, (12544, 100352))
+    agent = EvalConfig(data=str(val), method="agent", model="m", out_dir=str(tmp_path))  # the old name
+    assert agent.method == "frames" and (_max_context(agent), _pixel_range(agent)) == (16384, (12544, 100352))
 
 
 def test_api_failures_are_recorded_and_never_scored(val, tmp_path):
@@ -175,6 +175,17 @@ def _eval_command(val: Path, out: Path, model: Path) -> list[str]:
     ]
 
 
+def test_a_run_folder_made_under_the_old_names_resumes(val, tiny_model_dir, tmp_path):
+    """Runs pinned `method: agent`, `frames` and `max_new_tokens` before the renames; they still resume."""
+    _run(val, tmp_path, "frames", tiny_model_dir, limit=1)
+    pinned = json.loads((tmp_path / "run.json").read_text())
+    old = {("max_new_tokens" if k == "reply_tokens" else "frames" if k == "first_frames" else k): v
+           for k, v in pinned.items()} | {"method": "agent"}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(old))
+    results = _run(val, tmp_path, "agent", tiny_model_dir, limit=2)  # the old command line's name
+    assert results["method"] == "frames" and results["results"]["samples"] == 2
+
+
 def test_a_run_killed_midway_resumes_to_the_same_files(val, tiny_model_dir, tmp_path):
     whole = tmp_path / "whole"
     subprocess.run(_eval_command(val, whole, tiny_model_dir), check=True, capture_output=True, timeout=300)
@@ -208,12 +219,12 @@ REPO = Path(__file__).resolve().parents[1]
         ("qwen_uniform_frames", "uniform"),
         ("qwen_random_frames", "random"),
         ("qwen_whole_video", "video"),
-        ("agent", "agent"),
+        ("agent", "frames"),
         ("api_frames", "uniform"),
-        ("api_agent", "agent"),
+        ("api_agent", "frames"),
     ],
 )
-def test_each_scripts_test_launcher_runs(val, tiny_model_dir, tmp_path, launcher, method):
+def test_each_evaluation_launcher_runs(val, tiny_model_dir, tmp_path, launcher, method):
     import os
 
     env = {**os.environ, "DATA": str(val), "LIMIT": "1", "OUT": str(tmp_path), "DEVICE": "cpu"}
@@ -224,7 +235,7 @@ def test_each_scripts_test_launcher_runs(val, tiny_model_dir, tmp_path, launcher
         else:  # on hf: the vllm backend's engine start (~35 s) is tested in test_vllm_engine.py
             env.update(MODEL=str(tiny_model_dir), BACKEND="hf")
         run = subprocess.run(
-            ["sh", f"scripts/test/{launcher}.sh", "--max-new-tokens", "8"],
+            ["sh", f"scripts/eval/{launcher}.sh", "--reply-tokens", "8"],
             cwd=REPO,
             env=env,
             capture_output=True,

@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Question
-from sparse_video_r1.agent.frames import decode_frames
+from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Question
+from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
+from sparse_video_r1.agent.runner import decode_frames
 from sparse_video_r1.video import FrameGrid, open_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,7 +125,7 @@ def _log_probabilities(model: Path, info: dict, replies: list[str]) -> list[floa
     from sparse_video_r1.generation.hf_generator import HFGenerator
 
     generator = HFGenerator(model)
-    episode = Episode(
+    episode = FrameRequestEpisode(
         Question(info["question"], tuple(info["options"])),
         FrameGrid.of(info["duration"], info["fps"], info["num_frames"]),
         ONE_REPLY,

@@ -36,7 +36,8 @@ ZOOM = {
     "zoom_pixels": 3136,
     "max_zooms": 1,
 }
-SETTINGS = {"frames": 2, "max_new_tokens": 8}
+SETTINGS = {"first_frames": 2, "reply_tokens": 8}
+OLD_NAMES = {"frames": 2, "max_new_tokens": 8}  # what model_args said before the renames: still taken
 
 TASK_YAML = f"""\
 task: {TASK}
@@ -139,14 +140,14 @@ def _own_records(task_dir: Path, model: Path, method: str, episode: dict) -> lis
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("mode", "method", "episode"), [("frames", "agent", EPISODE), ("zoom", "zoom", ZOOM)]
+    ("mode", "method", "episode"), [("frames", "frames", EPISODE), ("zoom", "zoom", ZOOM)]
 )
 def test_lmms_eval_runs_our_episodes_and_answers_as_svr1_eval(
     task_dir, tiny_model_dir, tmp_path, mode, method, episode
 ):
     records = tmp_path / "records.jsonl"
     model_args = {"pretrained": tiny_model_dir, "mode": mode, "backend": "hf", "device": "cpu"}
-    rows = _run_cli(task_dir, tmp_path, {**model_args, **SETTINGS, **episode, "records_path": records})
+    rows = _run_cli(task_dir, tmp_path, {**model_args, **OLD_NAMES, **episode, "records_path": records})
     assert [row["doc_id"] for row in rows] == list(range(len(QUESTIONS)))
     # lmms-eval writes a one-reply filtered_resps as the string itself
     answers = [row["filtered_resps"] for row in rows]
@@ -187,7 +188,7 @@ def test_a_prompt_without_options_is_answered_empty_with_a_warning(task_dir, tin
         answers = model.generate_until(requests)
     finally:
         logger.remove(sink)
-    own = _own_records(task_dir, tiny_model_dir, "agent", EPISODE)[1]
+    own = _own_records(task_dir, tiny_model_dir, "frames", EPISODE)[1]
     assert answers == ["", own["parsed"] or ""]
     assert any(f"{TASK} doc 1: no options" in message for message in warnings)
     with pytest.raises(NotImplementedError, match="loglikelihood"):

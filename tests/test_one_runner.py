@@ -72,7 +72,7 @@ def test_training_evaluation_and_sft_show_the_same_frames_and_turns(mode, colour
     server = HFGenerationServer(tiny_model_dir, prompt_length=2048, response_length=1024)
     client = ScriptedServer(server.generator, replies)
     config = compose_config(tiny_model_dir, *(f"+svr1.episode.{k}={v}" for k, v in KNOBS.items()))
-    batch = make_batch([{"raw_prompt": colour_row["prompt"], "extra_info": info, "agent_name": "frame_request",
+    batch = make_batch([{"raw_prompt": colour_row["prompt"], "extra_info": info, "agent_name": "frame_request",  # a row prepared before the rename
                          "index": info["index"], "data_source": "synthetic",
                          "reward_model": colour_row["reward_model"]}])  # fmt: skip
 

@@ -15,7 +15,7 @@ from sparse_video_r1.evaluation.openai_chat import ChatFailure, OpenAIChat
 
 
 def client(server: ChatServer, **options) -> OpenAIChat:
-    options = {"attempts": 5, "backoff": 0.01, "timeout": 10, "max_tokens": 8, **options}
+    options = {"attempts": 5, "backoff": 0.01, "timeout": 10, "reply_tokens": 8, **options}
     return OpenAIChat(server.base_url, "tiny", **options)
 
 
@@ -64,8 +64,8 @@ def test_images_reach_the_tiny_model_and_its_reply_comes_back(model_server):
     assert "seed" not in request.body
 
 
-def test_the_tiny_model_is_deterministic_and_honours_max_tokens(model_server):
-    with client(model_server, max_tokens=3, seed=7) as chat:
+def test_the_tiny_model_is_deterministic_and_honours_the_reply_cap(model_server):
+    with client(model_server, reply_tokens=3, seed=7) as chat:
         first, second = chat(ask()), chat(ask())
     assert first == second
     assert [r.max_tokens for r in model_server.requests[-2:]] == [3, 3]

@@ -112,7 +112,7 @@ def runs(questions, tmp_path_factory) -> dict[str, Path]:
     agent[7] = _record(questions[7], rounds=4, correct=True, video=str(root / "gone.mp4"))
     return {
         "uniform-5": _write_run(root / "uniform-5", "uniform-5", "uniform", uniform),
-        "agent": _write_run(root / "agent", "agent", "agent", agent),
+        "agent": _write_run(root / "agent", "agent", "frames", agent),
         "unfinished": _write_unfinished(root / "unfinished"),
     }
 
@@ -163,7 +163,7 @@ def test_table_has_a_row_per_run_with_accuracy_and_nextqa_groups(report):
     assert (agent["C (%)"], agent["T (%)"], agent["D (%)"]) == ("-", "-", "-")  # synthetic types only
     assert uniform["model"] == "Qwen2.5-VL-3B-Instruct" and uniform["method"] == "uniform"
     assert (uniform["unparsed"], uniform["failures"], uniform["samples"]) == ("1", "1", "9")
-    assert (uniform["frames"], uniform["mean frames"], uniform["mean rounds"]) == ("5", "5.0", "1.00")
+    assert (uniform["first frames"], uniform["mean frames"], uniform["mean rounds"]) == ("5", "5.0", "1.00")
     assert agent["mean rounds"] == "2.50" and float(agent["mean frames"]) > 5
     assert uniform["wall time (s)"] == "12.3" and uniform["backend"] == "hf"
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from chat_server import ChatServer
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, Question
+from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.agent.evidence import inside
+from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
 from sparse_video_r1.agent.oracle import ORACLE, POLICIES, NoEvidence, evidence_seen, oracle_reply, scan_grid
 from sparse_video_r1.agent.protocol import Answer, FrameRequest, parse_reply
 from sparse_video_r1.data.synthetic import THINKING
@@ -24,8 +25,8 @@ GRID = FrameGrid.of(10.0, 10)
 BRIEF = EpisodeConfig(wording="brief", max_pixels=12544, min_pixels=3136)
 
 
-def _play(span, config: EpisodeConfig | None = None, rng=None, policy=ORACLE) -> Episode:
-    episode = Episode(QUESTION, GRID, config or EpisodeConfig())
+def _play(span, config: EpisodeConfig | None = None, rng=None, policy=ORACLE) -> FrameRequestEpisode:
+    episode = FrameRequestEpisode(QUESTION, GRID, config or EpisodeConfig())
     episode.opening()
     while not episode.done:
         episode.step(oracle_reply(episode, [span], answer=2, rng=rng, policy=policy))
@@ -33,7 +34,7 @@ def _play(span, config: EpisodeConfig | None = None, rng=None, policy=ORACLE) ->
 
 
 def test_the_oracle_scans_in_time_order_and_answers_once_the_evidence_is_shown():
-    assert scan_grid(Episode(QUESTION, GRID)) == [0.25 + 0.5 * k for k in range(20)]
+    assert scan_grid(FrameRequestEpisode(QUESTION, GRID)) == [0.25 + 0.5 * k for k in range(20)]
     episode = _play((4.1, 4.7))  # the opening's 1, 3, 5, 7, 9 s miss it
     record = episode.record
     assert record.actions == ["frames", "frames", "answer"] and record.answer == "C"
@@ -47,7 +48,7 @@ def test_the_oracle_answers_at_once_when_the_first_frames_show_the_evidence():
 
 def test_evidence_is_a_frame_that_begins_inside_the_span():
     # At 10 fps the frame shown at 3.0 s begins at 3.0 s, after a span that ends at 3.0 s.
-    episode = Episode(QUESTION, GRID)
+    episode = FrameRequestEpisode(QUESTION, GRID)
     episode.opening()
     assert evidence_seen(episode, [(2.4, 3.0)]) == [] and evidence_seen(episode, [(2.5, 3.1)]) == [3.0]
 
@@ -69,7 +70,7 @@ def test_the_impatient_player_may_answer_before_the_evidence_and_says_it_guesses
     impatient = replace(POLICIES["impatient"], guess_early=1.0)
     record = _play((4.1, 4.7), rng=random.Random(0), policy=impatient).record
     assert record.actions == ["answer"] and len(record.frames) == 5  # the opening missed it; no request
-    episode = Episode(QUESTION, GRID)
+    episode = FrameRequestEpisode(QUESTION, GRID)
     episode.opening()
     reply = oracle_reply(episode, [(4.1, 4.7)], 2, THINKING["colour"], random.Random(0), impatient)
     assert reply.startswith("<think>No colour flash yet. I answer now without having seen it, so I guess.")
@@ -81,7 +82,7 @@ def test_the_over_scanning_player_looks_again_after_seeing_the_evidence_then_ans
     overscan = replace(POLICIES["overscan"], look_again=1.0)
     record = _play((2.8, 3.4), rng=random.Random(0), policy=overscan).record  # seen in the opening
     assert record.actions == ["frames"] * 4 + ["answer"] and record.answer == "C"
-    episode = Episode(QUESTION, GRID)
+    episode = FrameRequestEpisode(QUESTION, GRID)
     episode.opening()
     reply = oracle_reply(episode, [(2.8, 3.4)], 2, THINKING["colour"], random.Random(0), overscan)
     assert reply.startswith(
@@ -99,7 +100,7 @@ def test_the_random_player_asks_for_unseen_random_times_and_answers_once_it_sees
 
 
 def test_a_policy_that_draws_needs_an_rng():
-    episode = Episode(QUESTION, GRID)
+    episode = FrameRequestEpisode(QUESTION, GRID)
     episode.opening()
     with pytest.raises(ValueError, match="rng"):
         oracle_reply(episode, [(4.1, 4.7)], 2, policy=POLICIES["impatient"])

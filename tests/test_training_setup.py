@@ -45,7 +45,7 @@ def test_the_default_is_the_seed_setting_with_our_agent_and_reward():
         and config.actor_rollout_ref.actor.kl_loss_type == "low_var_kl"
     )
     assert rollout.limit_images == config.svr1.episode.max_frames == 25
-    assert rollout.agent.default_agent_loop == "frame_request"
+    assert rollout.agent.default_agent_loop == "svr1_episode"
     assert config.reward.custom_reward_function.path == "pkg://sparse_video_r1.reward"
     assert list(config.trainer.logger) == ["console", "tensorboard"] and config.trainer.resume_mode == "auto"
     assert config.trainer.n_gpus_per_node == 4 and config.trainer.test_freq == 20
@@ -342,6 +342,34 @@ def test_step_grpo_is_refused_with_token_level_rejection_sampling_which_would_sp
     assert "rollout_rs=token_k1" in problem and "splitting replies" in problem
     assert check_step_grpo(compose([*love_r1, "algorithm.rollout_correction.rollout_rs=seq_mean_k3"])) == []
     assert check_step_grpo(compose([*PATHS, token])) == []  # plain GRPO needs no steps
+
+
+def test_freeze_vision_reaches_the_training_processes_through_train_sh(
+    monkeypatch, synthetic, tiny_model_dir
+):
+    """The README said FREEZE_VISION=1 works for train.sh, which never read it: the tower trained."""
+    from sparse_video_r1.training import launch
+    from sparse_video_r1.training.launching import FREEZE_VISION
+
+    run = _train({"FREEZE_VISION": "1", "DRY_RUN": "1", "DATA_DIR": str(synthetic)})
+    assert run.returncode == 0 and "the vision tower is frozen" in run.stdout
+    started = {}
+
+    def start(command, env):  # verl's trainer is not run here: only what it would be started with
+        started.update(env=env)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(launch.subprocess, "run", start)
+    argv = [
+        "--freeze-vision",
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(synthetic),
+        "--model",
+        str(tiny_model_dir),
+    ]
+    assert launch.main(argv) == 0 and started["env"][FREEZE_VISION] == "1"
 
 
 def test_a_variant_combines_with_the_cpu_variant_on_a_machine_without_a_gpu(monkeypatch, tmp_path):

@@ -21,7 +21,7 @@ NEW_TOKENS = 16
 def engine(tiny_model_dir):
     from sparse_video_r1.evaluation.vllm_chat import VLLMChat
 
-    chat = VLLMChat(tiny_model_dir, max_new_tokens=NEW_TOKENS, max_images=25, max_videos=1, **PIXELS)
+    chat = VLLMChat(tiny_model_dir, reply_tokens=NEW_TOKENS, max_images=25, max_videos=1, **PIXELS)
     yield chat
     chat.close()
 
@@ -66,7 +66,7 @@ def test_the_tiny_model_writes_text_under_vllm_and_transformers_alike(engine, ti
         assert output.outputs[0].text and output.outputs[0].text == tokenizer.decode(
             ids, skip_special_tokens=True
         )
-    hf = HFChat(tiny_model_dir, max_new_tokens=NEW_TOKENS)
+    hf = HFChat(tiny_model_dir, reply_tokens=NEW_TOKENS)
     assert all(hf(chat) for chat in _chats())
 
 
@@ -83,7 +83,7 @@ class Spy:
 
 def _config(val: Path, out: Path, model: Path, backend: str, **options) -> EvalConfig:
     return EvalConfig(data=str(val), method="agent", model=str(model), out_dir=str(out), backend=backend,
-                      max_new_tokens=NEW_TOKENS, episode={"wording": "brief"}, **PIXELS, **options)  # fmt: skip
+                      reply_tokens=NEW_TOKENS, episode={"wording": "brief"}, **PIXELS, **options)  # fmt: skip
 
 
 def test_the_vllm_backend_batches_episodes_and_writes_what_the_hf_backend_writes(
@@ -125,7 +125,7 @@ def test_the_video_method_feeds_vllm_and_transformers_the_same_video(engine, val
     runs = {}
     for backend in ("vllm", "hf"):
         config = EvalConfig(data=str(val), method="video", model=str(tiny_model_dir), out_dir=str(tmp_path / backend),
-                            backend=backend, max_new_tokens=NEW_TOKENS, limit=2, **video_pixels)  # fmt: skip
+                            backend=backend, reply_tokens=NEW_TOKENS, limit=2, **video_pixels)  # fmt: skip
         runs[backend] = evaluate(config, chat=engine if backend == "vllm" else None)
     records = {b: read_samples(tmp_path / b / f"samples_{val.parent.name}.jsonl") for b in runs}
     for a, b in zip(records["vllm"], records["hf"], strict=True):

@@ -7,10 +7,11 @@ import random
 import numpy as np
 import pytest
 
-from sparse_video_r1.agent.episode import Episode, EpisodeConfig, FrameAt, Question
-from sparse_video_r1.agent.frames import decode_frames
+from sparse_video_r1.agent.episode import EpisodeConfig, FrameAt, Question
+from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
 from sparse_video_r1.agent.modes import make_episode
 from sparse_video_r1.agent.protocol import Invalid, Zoom, parse_reply
+from sparse_video_r1.agent.runner import decode_frames
 from sparse_video_r1.agent.zoom import ZoomEpisode, iou, love_r1_span
 from sparse_video_r1.video import FrameGrid, open_video
 from sparse_video_r1.video.writer import write_video
@@ -197,7 +198,7 @@ def test_on_a_video_too_short_for_a_zoom_the_oracle_answers():
 
 def test_a_row_can_ask_for_its_own_mode():
     grid = FrameGrid.of(60.0, 30.0)
-    assert type(make_episode(QUESTION, grid, ZOOM, mode="frames")) is Episode
+    assert type(make_episode(QUESTION, grid, ZOOM, mode="frames")) is FrameRequestEpisode
     assert type(make_episode(QUESTION, grid, EpisodeConfig(), mode="zoom")) is ZoomEpisode
     with pytest.raises(ValueError, match="unknown mode 'pan'"):
         make_episode(QUESTION, grid, EpisodeConfig(), mode="pan")
@@ -212,3 +213,13 @@ def test_overview_frames_come_from_the_real_video_at_the_low_budget_with_their_t
     assert len(images) == 4 and all(im.width * im.height <= 32 * 28 * 28 for im in images)
     red = [(np.asarray(im)[..., 0] > 200) & (np.asarray(im)[..., 1] < 60) for im in images]
     assert all(mask.any() for mask in red)
+
+
+def test_the_modes_are_siblings_on_an_abstract_episode():
+    from sparse_video_r1.agent.episode import Episode
+
+    with pytest.raises(TypeError, match="abstract"):
+        Episode(QUESTION, FrameGrid.of(60.0, 30.0))
+    assert issubclass(ZoomEpisode, Episode) and issubclass(FrameRequestEpisode, Episode)
+    assert not issubclass(ZoomEpisode, FrameRequestEpisode)
+    assert not any(hasattr(ZoomEpisode, name) for name in ("_check_request", "_frames_left"))

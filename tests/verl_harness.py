@@ -74,7 +74,7 @@ def row(video: Path, duration: float, answer: str = "B", index: int = 0, fps: fl
             "options": options,
             "index": index,
         },
-        "agent_name": "frame_request",
+        "agent_name": "svr1_episode",
         "index": index,
         "data_source": "synthetic",
         "reward_model": {"ground_truth": answer},

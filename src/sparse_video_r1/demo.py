@@ -270,9 +270,9 @@ GRPO_KNOBS = (
 RUNS = [
     ("uniform-5", "uniform", "trained", {}),
     ("random-5", "random", "trained", {}),
-    ("agent-1-round", "agent", "trained", {"max_rounds": 1}),
-    ("agent-sft", "agent", "sft", {}),
-    ("agent-sft+grpo", "agent", "trained", {}),
+    ("agent-1-round", "frames", "trained", {"max_rounds": 1}),
+    ("agent-sft", "frames", "sft", {}),
+    ("agent-sft+grpo", "frames", "trained", {}),
     ("zoom-sft", "zoom", "sft", ZOOM),
     ("zoom-sft+grpo", "zoom", "trained", ZOOM),
 ]
@@ -301,10 +301,10 @@ def _evaluate(settings: DemoSettings, data: Path, models: dict[str, Path]) -> li
             if (directory / "results.json").is_file() and _answered(directory) >= settings.questions:
                 continue
             if engine is None:
-                engine = VLLMChat(models[model], max_new_tokens=REPLY_TOKENS, max_images=images, **CPU_PIXELS)
+                engine = VLLMChat(models[model], reply_tokens=REPLY_TOKENS, max_images=images, **CPU_PIXELS)
             config = EvalConfig(
                 data=str(data / "val.parquet"), method=method, model=str(models[model]), out_dir=str(directory),
-                backend="vllm", limit=settings.questions, max_new_tokens=REPLY_TOKENS, seed=settings.seed,
+                backend="vllm", limit=settings.questions, reply_tokens=REPLY_TOKENS, seed=settings.seed,
                 run=name, episode={"wording": EPISODE["wording"], **episode}, **CPU_PIXELS,
             )  # fmt: skip
             evaluate(config, chat=engine)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sparse_video_r1.agent.episode import Episode, EpisodeConfig, Question
+from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
 from sparse_video_r1.agent.zoom import ZoomEpisode
 from sparse_video_r1.video.timestamps import FrameGrid
 
-MODES: dict[str, type[Episode]] = {"frames": Episode, "zoom": ZoomEpisode}
+MODES: dict[str, type[Episode]] = {"frames": FrameRequestEpisode, "zoom": ZoomEpisode}
 
 
 def make_episode(

@@ -1,9 +1,10 @@
 """The verl agent loop: runs one episode token-in/token-out through verl's generation server.
 
-verl instantiates `FrameRequestAgentLoop` from `agent_loop.yaml` for every row whose `agent_name` is
-`frame_request`, and runs either mode through the episode runner every caller shares (agent/runner.py).
-Each round it generates, hands the reply to the runner (which judges it and renders the next user turn),
-and merges that turn with verl's continuous-token helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the
+verl instantiates `EpisodeAgentLoop` from `agent_loop.yaml` for every row whose `agent_name` is
+`svr1_episode` (or `frame_request`, the name rows prepared before carry), and runs either mode through the
+episode runner every caller shares (agent/runner.py). Each round it generates, hands the reply to the
+runner (which judges it and renders the next user turn), and merges that turn with verl's continuous-token
+helpers (environment tokens get mask 0). A turn's frames join the trajectory's image list only once the
 turn is known to fit the response budget; the episode ends, with reason "token budget", when the next
 turn would not.
 
@@ -64,7 +65,7 @@ class _Trajectory:
         )
 
 
-class FrameRequestAgentLoop(AgentLoopBase):
+class EpisodeAgentLoop(AgentLoopBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         ours = self.config.get("svr1") or {}  # the run's config: `svr1.episode`, `svr1.reply_tokens`

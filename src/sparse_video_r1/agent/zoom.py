@@ -171,7 +171,10 @@ class ZoomEpisode(Episode):
                 return f"the zoom {_span(start, end)} repeats the zoom {_span(*span)} (IoU over {MAX_IOU:g})"
         return None
 
-    def _instructions(self, frames_shown: int | None = None) -> str:
+    def prompt_text(self) -> str:
+        return f"{self.words.prompt_text(self.question.render(), self.duration)}\n{self._instructions()}"
+
+    def _instructions(self) -> str:
         letters, rounds_left = self.question.letters, self.rounds_left
         if rounds_left <= 1:
             return self.words.last_reply(letters)

@@ -74,7 +74,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands) -> None:
-    from sparse_video_r1.evaluation.config import METHODS
+    from sparse_video_r1.evaluation.config import METHOD_ALIASES, METHODS, EvalConfig
 
     evaluation = commands.add_parser("eval", help="evaluate a model on a prepared split (resumable)")
     evaluation.add_argument(
@@ -83,9 +83,10 @@ def add_commands(commands) -> None:
     evaluation.add_argument(
         "--method",
         required=True,
-        choices=METHODS,
+        choices=[*METHODS, *METHOD_ALIASES],
         help="whole_video: frames at 1 fps as images; video: Qwen's native video input (the seed's Full "
-        "Video row); agent: an episode that asks for frames; zoom: an overview, then zooms (LOVE-R1)",
+        "Video row); frames: an episode that asks for frames (also: agent); zoom: an overview, then zooms "
+        "(LOVE-R1)",
     )
     evaluation.add_argument(
         "--model", required=True, help="checkpoint path or name (an API model for --backend openai)"
@@ -108,13 +109,23 @@ def add_commands(commands) -> None:
         "--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one model is split over (default: 1)"
     )
     evaluation.add_argument(
-        "--frames", type=int, default=5, help="frames per question (the agent: its first frames) (default: 5)"
+        "--first-frames",
+        "--frames",
+        type=int,
+        default=EvalConfig.first_frames,
+        help="the frames shown first: a one-turn method's all, an episode's opening (default: 5)",
     )
-    add_episode_options(evaluation, skip=("first_frames", "mode"))  # --frames; --method agent or zoom
+    add_episode_options(evaluation, skip=("first_frames", "mode"))  # the mode is the method's
     add_video_options(evaluation)
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--seed", type=int, default=0, help="seed for random frames (default: 0)")
-    evaluation.add_argument("--max-new-tokens", type=int, default=256)
+    evaluation.add_argument(
+        "--reply-tokens",
+        "--max-new-tokens",
+        type=int,
+        default=EvalConfig.reply_tokens,
+        help="the most tokens one reply may have (default: 256)",
+    )
     evaluation.add_argument("--device", default="cpu", help="transformers device: cpu or cuda")
     evaluation.add_argument(
         "--base-url", default="https://api.openai.com/v1", help="OpenAI-compatible server"

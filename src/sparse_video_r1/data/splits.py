@@ -14,15 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sparse_video_r1.agent.episode import Episode
 from sparse_video_r1.agent.episode import Question as EpisodeQuestion
+from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.data.manifest import Manifest, VideoEntry
 from sparse_video_r1.video import VideoError
 from sparse_video_r1.video.timestamps import FrameGrid
 from sparse_video_r1.video.writer import cut_clip
 
-AGENT_NAME = "frame_request"  # the agent loop registered in agent/agent_loop.yaml
+AGENT_NAME = "svr1_episode"  # the agent loop registered in agent/agent_loop.yaml (old rows: frame_request)
 
 
 class DatasetError(ValueError):
@@ -52,7 +52,7 @@ class Question:
 def verl_row(question: Question, video: VideoEntry, split: str, index: int, data_source: str) -> dict:
     """A row of verl's RL dataset; `extra_info` carries what the agent loop and the reward read."""
     grid = FrameGrid(video.duration, video.fps, video.num_frames)
-    prompt = Episode(EpisodeQuestion(question.text, question.options), grid).prompt_text()
+    prompt = FrameRequestEpisode(EpisodeQuestion(question.text, question.options), grid).prompt_text()
     return {
         "data_source": data_source,
         "agent_name": AGENT_NAME,

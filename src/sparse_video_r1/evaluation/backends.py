@@ -24,7 +24,7 @@ def make_chat(config: EvalConfig):
         return HFChat(
             config.model,
             device=config.device,
-            max_new_tokens=config.max_new_tokens,
+            reply_tokens=config.reply_tokens,
             temperature=config.temperature,
             seed=config.seed,
             max_context=_max_context(config),
@@ -35,7 +35,7 @@ def make_chat(config: EvalConfig):
         low, high = _pixel_range(config)
         return VLLMChat(
             config.model,
-            max_new_tokens=config.max_new_tokens,
+            reply_tokens=config.reply_tokens,
             temperature=config.temperature,
             seed=config.seed,
             max_images=_max_images(config),
@@ -50,7 +50,7 @@ def make_chat(config: EvalConfig):
     return OpenAIChat(
         config.base_url,
         config.model,
-        max_tokens=config.max_new_tokens,
+        reply_tokens=config.reply_tokens,
         temperature=config.temperature,
         seed=config.seed,
         attempts=config.api_attempts,
@@ -85,9 +85,7 @@ def _max_context(config: EvalConfig) -> int:
         return max(CONTEXT, pairs * setting.max_pixels // (28 * 28) + 2048)
     if config.method not in EPISODE_METHODS:
         return CONTEXT
-    return max(
-        CONTEXT, TokenBudget.of(episode_config(config), config.max_new_tokens, prompt_chars=2000).total
-    )
+    return max(CONTEXT, TokenBudget.of(episode_config(config), config.reply_tokens, prompt_chars=2000).total)
 
 
 def _pixel_range(config: EvalConfig) -> tuple[int, int]:
@@ -103,7 +101,11 @@ def _max_images(config: EvalConfig) -> int:
         return episode_config(config).most_images
     if config.method == "video":
         return 0
-    return methods.FramesSetting().whole_video_max_frames if config.method == "whole_video" else config.frames
+    return (
+        methods.FramesSetting().whole_video_max_frames
+        if config.method == "whole_video"
+        else config.first_frames
+    )
 
 
 def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.Job:
@@ -116,7 +118,7 @@ def _job(config: EvalConfig, sample: methods.Sample, failures: tuple) -> drive.J
         if config.method == "video":
             return methods.native_video(sample, video, video_setting(config))
         setting = methods.FramesSetting(
-            count=config.frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
+            count=config.first_frames, max_pixels=config.max_pixels, min_pixels=config.min_pixels
         )
         return methods.single_turn(config.method, sample, video, setting)
 

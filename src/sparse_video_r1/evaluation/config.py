@@ -7,8 +7,12 @@ from pathlib import Path
 
 from sparse_video_r1.agent.episode import EpisodeConfig
 
-METHODS = ("uniform", "random", "whole_video", "video", "agent", "zoom")
-EPISODE_METHODS = {"agent": "frames", "zoom": "zoom"}  # the multi-round methods and their episode mode
+METHODS = ("uniform", "random", "whole_video", "video", "frames", "zoom")
+EPISODE_METHODS = ("frames", "zoom")  # the multi-round methods: an episode of the mode of that name
+# Names runs and users knew before, still taken: `--method agent` is the frame-request episode; a run folder
+# pinned with `frames` / `max_new_tokens` resumes under `first_frames` / `reply_tokens`.
+METHOD_ALIASES = {"agent": "frames"}
+RENAMED_SETTINGS = {"frames": "first_frames", "max_new_tokens": "reply_tokens"}
 BACKENDS = ("hf", "vllm", "openai")
 VLLM_CONCURRENCY = 64  # conversations the vllm backend advances together unless told otherwise
 
@@ -20,13 +24,13 @@ class EvalConfig:
     model: str
     out_dir: str
     backend: str = "hf"
-    frames: int = 5
+    first_frames: int = 5  # the frames shown first: all of a one-turn method's, an episode's opening
     max_pixels: int = 128 * 28 * 28
     min_pixels: int = 16 * 28 * 28
     limit: int | None = None
     seed: int = 0
     temperature: float = 0.0
-    max_new_tokens: int = 256
+    reply_tokens: int = 256  # the most tokens a reply may have (training's svr1.reply_tokens)
     device: str = "cpu"
     concurrency: int | None = None  # vllm: conversations per batch (64); openai: requests in flight (1)
     tensor_parallel_size: int = 1  # vllm: GPUs one model is split over (e.g. 2 for 7B)
@@ -44,6 +48,9 @@ class EvalConfig:
     shard: str = (
         ""  # "K/N": only questions K, K+N, K+2N, ... into OUT/shard-K-of-N/ (`svr1 merge OUT` joins them)
     )
+
+    def __post_init__(self) -> None:
+        self.method = METHOD_ALIASES.get(self.method, self.method)
 
     @property
     def task(self) -> str:
@@ -71,5 +78,9 @@ class EvalConfig:
 
 def episode_config(config: EvalConfig) -> EpisodeConfig:
     """The episode rules of a multi-round method: its mode, the run's first frames and pixels, the overrides."""
-    base = {"first_frames": config.frames, "max_pixels": config.max_pixels, "min_pixels": config.min_pixels}
-    return EpisodeConfig(**{**base, **config.episode, "mode": EPISODE_METHODS[config.method]})
+    base = {
+        "first_frames": config.first_frames,
+        "max_pixels": config.max_pixels,
+        "min_pixels": config.min_pixels,
+    }
+    return EpisodeConfig(**{**base, **config.episode, "mode": config.method})

@@ -39,13 +39,13 @@ class HFChat:
         model_path: str | Path,
         *,
         device: str = "cpu",
-        max_new_tokens: int = 256,
+        reply_tokens: int = 256,
         temperature: float = 0.0,
         max_context: int = 16384,
         seed: int = 0,
     ) -> None:
         self.generator = HFGenerator(model_path, device=device)
-        self.max_new_tokens = max_new_tokens
+        self.reply_tokens = reply_tokens
         self.temperature = temperature
         self.max_context = max_context
         self.seed = seed
@@ -70,7 +70,7 @@ class HFChat:
             raise ContextFull(f"{len(prompt_ids)} prompt tokens leave no room within {self.max_context}")
         generation = self.generator.generate(
             prompt_ids,
-            max_tokens=min(self.max_new_tokens, room),
+            max_tokens=min(self.reply_tokens, room),
             images=images,
             video_inputs=video_inputs,
             temperature=self.temperature,

@@ -11,8 +11,8 @@ All requests run through `backends.answer_samples` together, as `svr1 eval` runs
 batches), and each gets back only its answer letter, or "" when the episode gave none. The episode has its
 own reply cap and rounds, so the task's `max_new_tokens` and `until` are not used.
 
-model_args: pretrained, mode (frames | zoom), backend (vllm | hf), any `svr1 eval` setting (frames,
-max_new_tokens, concurrency, seed, temperature, tensor_parallel_size, ...), any EpisodeConfig field
+model_args: pretrained, mode (frames | zoom), backend (vllm | hf), any `svr1 eval` setting (first_frames,
+reply_tokens, concurrency, seed, temperature, tensor_parallel_size, ...), any EpisodeConfig field
 (max_rounds, zoom_frames, ...), and records_path: a file for our full episode records (jsonl).
 """
 
@@ -28,10 +28,9 @@ from tqdm import tqdm
 from sparse_video_r1.agent.episode import EpisodeConfig, Question
 from sparse_video_r1.data.options import split_options, strip_instructions
 from sparse_video_r1.evaluation.backends import answer_samples, make_chat
-from sparse_video_r1.evaluation.config import EPISODE_METHODS, EvalConfig
+from sparse_video_r1.evaluation.config import EPISODE_METHODS, RENAMED_SETTINGS, EvalConfig
 from sparse_video_r1.evaluation.methods import Sample, sample_seed
 
-METHOD_OF_MODE = {mode: method for method, mode in EPISODE_METHODS.items()}  # frames -> agent, zoom -> zoom
 _NOT_SETTINGS = {"data", "method", "model", "out_dir", "episode", "limit", "run", "shard"}
 
 
@@ -45,10 +44,11 @@ def manifest():
 
 def eval_config(pretrained: str, mode: str, backend: str, **options) -> EvalConfig:
     """The `svr1 eval` settings of a model_args string: its settings, the rest as episode overrides."""
-    if mode not in METHOD_OF_MODE:
-        raise ValueError(f"svr1: mode={mode!r}; choose one of {sorted(METHOD_OF_MODE)}")
+    if mode not in EPISODE_METHODS:
+        raise ValueError(f"svr1: mode={mode!r}; choose one of {', '.join(EPISODE_METHODS)}")
     if backend not in ("vllm", "hf"):
         raise ValueError(f"svr1: backend={backend!r}; choose vllm or hf")
+    options = {RENAMED_SETTINGS.get(key, key): value for key, value in options.items()}  # older names too
     settings = {f.name for f in fields(EvalConfig)} - _NOT_SETTINGS
     rules = {f.name for f in fields(EpisodeConfig)} - {"mode"}
     unknown = sorted(set(options) - settings - rules)
@@ -56,7 +56,7 @@ def eval_config(pretrained: str, mode: str, backend: str, **options) -> EvalConf
         raise ValueError(f"svr1: unknown model_args {unknown}; see `svr1 eval --help` for the settings")
     return EvalConfig(
         data="",
-        method=METHOD_OF_MODE[mode],
+        method=mode,
         model=str(pretrained),
         out_dir="",
         backend=backend,

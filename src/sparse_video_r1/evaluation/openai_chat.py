@@ -87,7 +87,7 @@ class OpenAIChat:
         model: str,
         api_key: str | None = None,
         *,
-        max_tokens: int = 512,
+        reply_tokens: int = 512,
         temperature: float = 0.0,
         timeout: float = 120,
         attempts: int = 5,
@@ -97,7 +97,7 @@ class OpenAIChat:
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.max_tokens = max_tokens
+        self.reply_tokens = reply_tokens
         self.temperature = temperature
         self.attempts = max(1, attempts)
         self.backoff = backoff
@@ -111,7 +111,7 @@ class OpenAIChat:
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages),
-            "max_tokens": self.max_tokens,
+            "max_tokens": self.reply_tokens,
             "temperature": self.temperature,
         }
         if self.seed is not None:

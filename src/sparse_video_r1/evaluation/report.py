@@ -33,7 +33,8 @@ METHOD_STYLE = {  # colour and marker in the plot
     "uniform": ("tab:blue", "o"),
     "random": ("tab:orange", "s"),
     "whole_video": ("tab:green", "^"),
-    "agent": ("tab:red", "*"),
+    "frames": ("tab:red", "*"),
+    "agent": ("tab:red", "*"),  # the frame-request episode's name in runs made before the rename
     "zoom": ("tab:purple", "P"),
 }
 
@@ -179,7 +180,7 @@ def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     question types when there are few; and the benchmark's headline (MLVU's M-Avg, ...) when it has one."""
     groups, columns = _group_columns(runs)
     headlines = sorted({key for run in runs for key in _official(run) if key in HEADLINES})
-    header = ["run", "method", "model", "backend", "frames", "mean frames", "mean rounds"]
+    header = ["run", "method", "model", "backend", "first frames", "mean frames", "mean rounds"]
     header += ["acc (%)", "95% CI"] + [f"{h} (%)" for h in headlines]
     header += [f"{c} (%)" for c in columns]
     evidence = [key for key in EVIDENCE if any(run.scores.get(key) is not None for run in runs)]
@@ -231,7 +232,7 @@ def _row(run: Run, groups: dict, columns: list[str], headlines: list[str], evide
         str(info.get("method", NONE)),
         Path(str(model).rstrip("/")).name if model else NONE,
         str(info.get("backend", NONE)),
-        _number(info.get("frames"), "{}"),
+        _number(info.get("first_frames", info.get("frames")), "{}"),  # "frames" in older runs
         _number(scores.get("mean_frames"), "{:.1f}"),
         _number(scores.get("mean_rounds"), "{:.2f}"),
         _percent(scores.get("acc")),

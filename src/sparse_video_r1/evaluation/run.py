@@ -23,7 +23,15 @@ from sparse_video_r1.agent.episode import Question
 from sparse_video_r1.agent.protocol import OPTION_LETTERS
 from sparse_video_r1.evaluation import methods
 from sparse_video_r1.evaluation.backends import answer_samples
-from sparse_video_r1.evaluation.config import BACKENDS, EPISODE_METHODS, METHODS, EvalConfig, episode_config
+from sparse_video_r1.evaluation.config import (
+    BACKENDS,
+    EPISODE_METHODS,
+    METHOD_ALIASES,
+    METHODS,
+    RENAMED_SETTINGS,
+    EvalConfig,
+    episode_config,
+)
 from sparse_video_r1.evaluation.official_scores import official_scores
 from sparse_video_r1.evaluation.records import read_samples, read_samples_text, summarize
 
@@ -123,7 +131,7 @@ def write_results(config: EvalConfig, out: Path, records: list, wall_time_s: flo
         "method": config.method,
         "model": config.model,
         "backend": config.backend,
-        "frames": config.frames,
+        "first_frames": config.first_frames,
         "results": {**summarize(records), "official": official_scores(benchmark, records)},
         "wall_time_s": round(wall_time_s, 2),
         **extra,
@@ -155,12 +163,12 @@ PINNED = (
     "method",
     "model",
     "backend",
-    "frames",
+    "first_frames",
     "max_pixels",
     "min_pixels",
     "seed",
     "temperature",
-    "max_new_tokens",
+    "reply_tokens",
     "episode",
     "video_fps",
     "video_max_frames",
@@ -186,6 +194,8 @@ def claim(out: Path, config: EvalConfig) -> None:
                 f"{path} is not a readable run settings file ({error}); delete it to start this run "
                 "afresh, or use another --out-dir"
             ) from None
+        before = {RENAMED_SETTINGS.get(key, key): value for key, value in before.items()}  # older names
+        before["method"] = METHOD_ALIASES.get(before.get("method"), before.get("method"))
         defaults = asdict(EvalConfig(data="", method="", model="", out_dir=""))  # a knob newer than the run
         changed = {
             k: (before.get(k, defaults[k]), v) for k, v in settings.items() if before.get(k, defaults[k]) != v

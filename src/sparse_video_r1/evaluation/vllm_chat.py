@@ -48,7 +48,7 @@ class VLLMChat:
         self,
         model_path: str | Path,
         *,
-        max_new_tokens: int = 256,
+        reply_tokens: int = 256,
         temperature: float = 0.0,
         seed: int = 0,
         max_images: int = 25,
@@ -83,7 +83,7 @@ class VLLMChat:
         vision = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
         banned = {tokenizer.convert_tokens_to_ids(token): -100.0 for token in vision}
         self.params = SamplingParams(
-            max_tokens=max_new_tokens,
+            max_tokens=reply_tokens,
             temperature=temperature,
             seed=seed if temperature > 0 else None,
             logit_bias=banned,

@@ -173,8 +173,8 @@ def evaluate(work: Path, timeout: float, backend: str) -> str:
         export_checkpoint(latest_actor(work / "checkpoints"), exported)
     command = [
         sys.executable, "-m", "sparse_video_r1", "eval", "--data", str(work / "data" / "val.parquet"),
-        "--method", "agent", "--model", str(exported), "--backend", backend, "--device", "cuda", "--limit", "4",
-        "--out-dir", str(work / f"eval-{backend}"), "--max-new-tokens", "64",
+        "--method", "frames", "--model", str(exported), "--backend", backend, "--device", "cuda", "--limit", "4",
+        "--out-dir", str(work / f"eval-{backend}"), "--reply-tokens", "64",
     ]  # fmt: skip
     code, log = _run(command, work / f"eval_{backend}.log", timeout=timeout)
     if code != 0:

@@ -45,7 +45,9 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--data-dir", default="", help="folder with train.parquet and val.parquet")
     parser.add_argument("--gpus", type=count, help="GPUs per node (default: the config's)")
     parser.add_argument("--experiment", default="", help="trainer.experiment_name")
-    parser.add_argument("--frames-per-round", type=count, help="frames the model may ask for per turn")
+    parser.add_argument(
+        "--frames-per-request", "--frames-per-round", type=count, help="frames one request may ask for"
+    )
     parser.add_argument("--rounds", type=count, help="assistant turns per episode")
     parser.add_argument("--steps", type=count, help="trainer.total_training_steps")
     parser.add_argument("--variant", default="", help="qwen7b | debug_1gpu | ppo | love_r1")
@@ -85,7 +87,7 @@ def resolve(args: argparse.Namespace, extra: list[str], visible_gpus: int) -> tu
         overrides.append(f"trainer.experiment_name={hydra_value(args.experiment, 'EXPERIMENT')}")
     counts = {
         "trainer.n_gpus_per_node": args.gpus,
-        "svr1.episode.frames_per_request": args.frames_per_round,
+        "svr1.episode.frames_per_request": args.frames_per_request,
         "svr1.episode.max_rounds": args.rounds,
         "trainer.total_training_steps": args.steps,
     }
@@ -128,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         config, device=device, visible_gpus=visible, dry_run=args.dry_run, gpu_bytes=gpu_bytes()
     )
     failed = report(verdicts, "train")
+    freeze_vision = args.freeze_vision or bool(config.svr1.get("freeze_vision"))
+    if freeze_vision:
+        print("[train] the vision tower is frozen (FREEZE_VISION=1 / svr1.freeze_vision)")
     if args.dry_run:
         print(OmegaConf.to_yaml(config, resolve=True))
         print(f"[train] dry run: {'failed: ' + ', '.join(failed) if failed else 'every check passed'}")
@@ -143,9 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         f"--config-name={CONFIG_NAME}",
     ]
     print("[train] " + " ".join(command + overrides))
-    freeze_vision = args.freeze_vision or bool(config.svr1.get("freeze_vision"))
-    if freeze_vision:
-        print("[train] the vision tower is frozen (svr1.freeze_vision / --freeze-vision)")
     env = verl_environment(device, config.trainer.default_local_dir, freeze_vision)
     return subprocess.run(command + overrides, env=env).returncode
 

@@ -13,5 +13,5 @@ BACKEND=${BACKEND:-vllm}   # vLLM batches the questions; hf for a checkpoint vLL
 BASE_URL=${BASE_URL:-https://api.openai.com/v1}
 DEVICE=${DEVICE:-$(.venv/bin/python -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}
 OUT=${OUT:-runs/$RUN}
-exec .venv/bin/svr1 eval --data "$DATA" --method "$METHOD" --model "$MODEL" --frames "$FRAMES" \
+exec .venv/bin/svr1 eval --data "$DATA" --method "$METHOD" --model "$MODEL" --first-frames "$FRAMES" \
     --backend "$BACKEND" --base-url "$BASE_URL" --device "$DEVICE" --out-dir "$OUT" --run "$RUN" ${LIMIT:+--limit "$LIMIT"} "$@"
