@@ -135,9 +135,10 @@ def test_trajectories_are_our_episodes_with_their_frames_in_order(data, tmp_path
 
 def test_a_mix_of_players_thinks_honestly_about_what_its_frames_showed(data, tmp_path):
     policies = (("oracle", 1.0), ("impatient", 1.0), ("overscan", 1.0), ("random", 1.0))
-    write_sft_data(data, tmp_path, BRIEF, mix=Mix(seed=3, policies=policies))
+    write_sft_data(data, tmp_path, BRIEF, mix=Mix(seed=3, policies=policies, looks=3))
     train = pd.read_parquet(tmp_path / "train.parquet")
     assert set(train["policy"]) == {"oracle", "impatient", "overscan", "random"}
+    assert len(set(train[train["kind"] == "look"]["policy"])) > 1  # the mix plays the looks too
     rows = {(e["video_id"], e["qid"]): e for e in pd.read_parquet(data / "train.parquet")["extra_info"]}
     for _, row in train.iterrows():
         info = rows[(row["video_id"], row["qid"])]
@@ -156,6 +157,7 @@ def test_a_mix_of_players_thinks_honestly_about_what_its_frames_showed(data, tmp
                 assert not seen or "must answer" not in thinking
     early = train["messages"].map(lambda m: any("I answer now without" in t["content"] for t in m))
     assert early.any() and set(train[early]["policy"]) == {"impatient"}
+    assert set(train[early]["kind"]) == {"search", "look"}
 
 
 def test_a_mix_must_name_known_players_with_weights():

@@ -1,7 +1,7 @@
 """`svr1 demo`: the whole story on the embedded default, on a CPU: data, SFT, GRPO, evaluation, report.
 
 1. the synthetic benchmark and the tiny offline Qwen2.5-VL
-2. SFT trajectories played by the oracle (`svr1 sft-data`), then SFT with verl's trainer (`sh sft.sh`)
+2. SFT trajectories played by a mix of players (`svr1 sft-data --policies`), then SFT with verl's trainer (`sh sft.sh`)
 3. GRPO from the SFT checkpoint with verl's trainer (`sh train.sh`), then verl's model merger
 4. evaluations on held-out questions: uniform-5 and random-5 (the trained weights, one turn), the agent
    after SFT and after SFT+GRPO, and the trained agent with requests disabled (5 uniform frames, 1 round)
@@ -57,8 +57,12 @@ class DemoSettings:
     seed: int = 0
 
 
+# The SFT players: mostly the impatient one, so that the SFT model, answering greedily, guesses on the first
+# frames (its accuracy well below what it sees), while its samples at temperature 1 scan often enough for
+# GRPO to find that looking pays (where the oracle alone left RL nothing to learn).
+PLAYERS = (("impatient", 0.8), ("oracle", 0.1), ("overscan", 0.1))
 QUICK = DemoSettings(
-    videos=12, looks=2, one_round=0.2, policies=(("oracle", 1.0),), sft_steps=120, sft_lr=2e-3, grpo_steps=2,
+    videos=12, looks=2, one_round=0.2, policies=PLAYERS, sft_steps=120, sft_lr=2e-3, grpo_steps=2,
     grpo_lr=1e-4, grpo_prompts=2, grpo_group=4, frame_cost=0.005, temperature=1.0, loss_agg_mode="token-mean",
     norm_adv_by_std=True, kl_coef=0.0, test_freq=0, questions=9,
 )  # fmt: skip

@@ -69,7 +69,7 @@ class Policy:
 
 POLICIES = {
     "oracle": Policy(),
-    "impatient": Policy(guess_early=0.5),
+    "impatient": Policy(guess_early=0.9),
     "overscan": Policy(look_again=0.6),
     "random": Policy(order="random"),
 }

@@ -89,13 +89,14 @@ def _png(image: Image.Image) -> dict:
 class Mix:
     """What trajectories a row becomes (all drawn with `seed`).
 
-    `policies`: who plays a row's search episode, by weight (agent/oracle.py `POLICIES`): the oracle alone
-    by default; a mix of weaker players gives RL behaviours to choose among. Zoom episodes are the oracle's.
+    `policies`: who plays a row's search episode and each of its looks, by weight (agent/oracle.py
+    `POLICIES`): the oracle alone by default; a mix of weaker players gives RL behaviours to choose among.
+    Zoom episodes and one-round episodes are the oracle's.
     `one_round`: the share of rows whose episode has one round instead: the oracle answers from the first
     frames, guessing when they miss the evidence, so the model can be evaluated with requests disabled
     (the same weights on 5 uniform frames). `looks`: short first turns per row with brief evidence: the
-    first frames at random times, half of the time one inside the evidence, and the oracle's reply to them
-    (the answer, or its first request). These are cheap lessons in seeing and in deciding to answer or ask
+    first frames at random times, half of the time one inside the evidence, and a player's reply to them
+    (the answer, a guess, or its first request). These are cheap lessons in seeing and in deciding to answer or ask
     (a few dozen tokens each) beside the long search episodes, whose decisions are a handful of their
     tokens."""
 
@@ -133,8 +134,7 @@ def _episodes(row: dict, config: EpisodeConfig, mix: Mix, rng: random.Random):
     elif config.mode == "zoom":
         yield "search", "oracle", config, None, None
     else:
-        names, weights = zip(*mix.policies, strict=True)
-        name = rng.choices(names, weights)[0] if len(names) > 1 else names[0]
+        name = _player(mix, rng)
         yield "search", name, config, None, rng if POLICIES[name].draws else None
     info = row["extra_info"]
     brief = [(s, e) for s, e in info["spans"] if e - s < 0.5 * info["duration"]]
@@ -149,7 +149,13 @@ def _episodes(row: dict, config: EpisodeConfig, mix: Mix, rng: random.Random):
             inside = range(math.ceil(start * grid.fps - 1e-6), math.ceil(end * grid.fps - 1e-6))
             frame = rng.choice(inside) if inside else grid.frame_at(start)
             times[rng.randrange(count)] = round((frame + 0.5) / grid.fps, 2)
-        yield "look", "oracle", config, sorted(times), None
+        name = _player(mix, rng)
+        yield "look", name, config, sorted(times), rng if POLICIES[name].draws else None
+
+
+def _player(mix: Mix, rng: random.Random) -> str:
+    names, weights = zip(*mix.policies, strict=True)
+    return rng.choices(names, weights)[0] if len(names) > 1 else names[0]
 
 
 def write_sft_data(
