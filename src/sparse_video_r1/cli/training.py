@@ -30,7 +30,7 @@ def _policies(text: str) -> tuple[tuple[str, float], ...]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sparse_video_r1.demo import run_demo
+    from sparse_video_r1.demo.run import run_demo
 
     try:
         return run_demo(args.out_dir, args.learn, args.seed, args.questions, args.set)
@@ -42,7 +42,8 @@ def _demo(args: argparse.Namespace) -> int:
 def add_commands(commands) -> None:
     sft = commands.add_parser(
         "sft-data",
-        help="multi-turn SFT trajectories of our episodes, played by an oracle that knows the spans",
+        help="multi-turn SFT trajectories of our episodes, played by players that know the spans "
+        "(the oracle and weaker ones)",
     )
     sft.add_argument(
         "--data", required=True, help="a folder from `svr1 prepare` (train/val.parquet with spans)"
