@@ -349,7 +349,7 @@ def test_freeze_vision_reaches_the_training_processes_through_train_sh(
 ):
     """The README said FREEZE_VISION=1 works for train.sh, which never read it: the tower trained."""
     from sparse_video_r1.training import launch
-    from sparse_video_r1.training.launching import FREEZE_VISION
+    from sparse_video_r1.verl_internals import FREEZE_VISION
 
     run = _train({"FREEZE_VISION": "1", "DRY_RUN": "1", "DATA_DIR": str(synthetic)})
     assert run.returncode == 0 and "the vision tower is frozen" in run.stdout

@@ -33,7 +33,7 @@ import inspect
 import os
 from datetime import timedelta
 
-from sparse_video_r1.training.launching import FREEZE_VISION  # set to 1 by the launchers
+FREEZE_VISION = "SVR1_FREEZE_VISION"  # the launchers set it to 1 for every verl process they start
 
 
 def register_rollout(name: str, replica_loader, adapter_path: str) -> None:

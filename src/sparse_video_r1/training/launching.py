@@ -14,7 +14,6 @@ from sparse_video_r1.training.checks import Verdict
 
 CONFIG_DIR = Path(str(files("sparse_video_r1.training") / "config"))
 TINY_MODEL = Path("outputs/tiny-model")
-FREEZE_VISION = "SVR1_FREEZE_VISION"  # read by verl_internals in every verl process
 
 
 def count(text: str) -> int | None:
@@ -112,5 +111,7 @@ def verl_environment(device: str, run_dir: str, freeze_vision: bool = False) -> 
         plugins.insert(0, env["VERL_USE_EXTERNAL_MODULES"])
     env["VERL_USE_EXTERNAL_MODULES"] = ",".join(plugins)
     if freeze_vision:
+        from sparse_video_r1.verl_internals import FREEZE_VISION  # the name verl's processes read
+
         env[FREEZE_VISION] = "1"
     return env
