@@ -288,8 +288,8 @@ def test_the_training_step_is_estimated_too_and_a_tight_run_is_told_the_setting_
     """Generation was the only phase estimated; the actor's step (fp32 states, checkpointed activations,
     logits, SDPA's padding mask without flash-attn) can be the peak. The per-token terms are fitted to
     benchmarks/train_memory.py on an H200: 41.4 GiB measured for the 7B at 49,152 tokens."""
-    from sparse_video_r1.training.checks import memory_verdict, training_memory_verdict
     from sparse_video_r1.training.estimates import GIB, RUNTIME_OVERHEAD, TrainingMemoryEstimate
+    from sparse_video_r1.training.preflight import memory_verdict, training_memory_verdict
 
     step = TrainingMemoryEstimate.of(0.0, (3584, 28, 152064), 1, 0.0, 49152, 49152 // 4, sequence=49152)
     assert abs((step.total - RUNTIME_OVERHEAD) / GIB - 41.41) / 41.41 < 0.12

@@ -15,7 +15,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-from sparse_video_r1.training.checks import flash_attn_available, preflight
+from sparse_video_r1.training.checks import flash_attn_available
 from sparse_video_r1.training.launching import (
     CONFIG_DIR,
     compose,
@@ -28,6 +28,7 @@ from sparse_video_r1.training.launching import (
     verl_environment,
     visible_gpus,
 )
+from sparse_video_r1.training.preflight import preflight
 
 CONFIG_NAME = "sparse_video_r1"
 SYNTHETIC = Path("data/synthetic")

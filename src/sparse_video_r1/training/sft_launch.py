@@ -99,7 +99,7 @@ def preflight(config) -> list[Verdict]:
             problems.append(f"{name} lacks {', '.join(sorted(missing))}; was it written by `svr1 sft-data`?")
             continue
         files.append(Path(name))
-    data = Verdict("data", "fail", "; ".join(problems)) if problems else Verdict("data", "ok", "trajectories")
+    data = Verdict.of("data", problems, "trajectories")
     verdicts = [data, model_availability(config.model.path)]
     if files:
         verdicts.append(length_verdict(files, config))
