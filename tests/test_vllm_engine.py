@@ -70,6 +70,25 @@ def test_the_tiny_model_writes_text_under_vllm_and_transformers_alike(engine, ti
     assert all(hf(chat) for chat in _chats())
 
 
+def test_a_sampled_reply_to_a_prompt_prefilled_over_several_steps_runs_on_vllms_cpu_build(engine):
+    """A seeded request whose prefill is split over steps killed vLLM's CPU engine (it rewinds the request's
+    generator, which a CPU generator cannot): `svr1 eval --temperature 1 --backend vllm` died on the
+    episodes' first batch. sampling() leaves requests unseeded there; the engine's seed holds."""
+    from vllm.platforms import current_platform
+
+    from sparse_video_r1.evaluation.vllm_chat import sampling, to_vllm_messages
+
+    params = sampling(engine.llm.get_tokenizer(), NEW_TOKENS, 1.0, seed=3, on_cpu=current_platform.is_cpu())
+    # A prompt longer than a step's token budget is prefilled over several steps, and vLLM rewinds the
+    # generator of a request whose prefill is split.
+    long = [
+        {"role": "user", "content": [{"type": "text", "text": "red green blue " * 2000 + "Which colour?"}]}
+    ]
+    prompts = [to_vllm_messages(long), *(to_vllm_messages(c) for c in _chats())]
+    replies = [o.outputs[0].text for o in engine.llm.chat(prompts, params, use_tqdm=False)]
+    assert all(replies)
+
+
 class Spy:
     """The engine, with the size of every batch it was given."""
 

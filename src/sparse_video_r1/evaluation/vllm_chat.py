@@ -43,6 +43,23 @@ def _has_video(messages: list[dict]) -> bool:
     )
 
 
+def sampling(tokenizer, reply_tokens: int, temperature: float, seed: int, on_cpu: bool):
+    """vLLM's sampling settings for a reply. As the hf backend and verl's rollout, a reply never holds a
+    vision placeholder. Sampled replies are seeded per request on a GPU; vLLM's CPU build cannot (its
+    sampler rewinds a per-request generator's offset, which a CPU generator has not: the engine dies), so
+    there the engine's own seed (`LLM(seed=...)`) makes a run repeatable."""
+    from vllm import SamplingParams
+
+    vision = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+    banned = {tokenizer.convert_tokens_to_ids(token): -100.0 for token in vision}
+    return SamplingParams(
+        max_tokens=reply_tokens,
+        temperature=temperature,
+        seed=seed if temperature > 0 and not on_cpu else None,
+        logit_bias=banned,
+    )
+
+
 class VLLMChat:
     def __init__(
         self,
@@ -58,7 +75,7 @@ class VLLMChat:
         max_context: int = 16384,
         tensor_parallel_size: int = 1,
     ) -> None:
-        from vllm import LLM, SamplingParams
+        from vllm import LLM
         from vllm.platforms import current_platform
 
         on_cpu = current_platform.is_cpu()
@@ -78,16 +95,7 @@ class VLLMChat:
             seed=seed,
             **machine,
         )
-        tokenizer = self.llm.get_tokenizer()
-        # As the hf backend and verl's rollout: a reply never holds a vision placeholder.
-        vision = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
-        banned = {tokenizer.convert_tokens_to_ids(token): -100.0 for token in vision}
-        self.params = SamplingParams(
-            max_tokens=reply_tokens,
-            temperature=temperature,
-            seed=seed if temperature > 0 else None,
-            logit_bias=banned,
-        )
+        self.params = sampling(self.llm.get_tokenizer(), reply_tokens, temperature, seed, on_cpu)
 
     def batch(self, conversations: list[list[dict]]) -> list[str | ContextFull]:
         """Every conversation's next reply, in one call; a conversation that no longer fits gets ContextFull."""
