@@ -257,8 +257,8 @@ def test_a_run_folder_refuses_other_settings_and_retries_its_failures(val, tmp_p
         server.fail_next(2, status=500)  # question 1 fails both its tries; question 2 is answered right
         options = {"backend": "openai", "base_url": server.base_url, "limit": 2, "api_attempts": 2}
         first = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]
-        with pytest.raises(ValueError, match=r"other settings \(frames: 5 -> 16\)"):
-            _run(val, tmp_path, "uniform", "gpt-4o", frames=16, **options)
+        with pytest.raises(ValueError, match=r"other settings \(first_frames: 5 -> 16\)"):
+            _run(val, tmp_path, "uniform", "gpt-4o", first_frames=16, **options)
         again = _run(val, tmp_path, "uniform", "gpt-4o", **options)["results"]  # question 1: wrong
     assert (first["failures"], first["n"], first["acc"], first["acc_all"]) == (1, 1, 1.0, 0.5)
     assert (again["failures"], again["n"], again["acc"], again["acc_all"]) == (0, 2, 0.5, 0.5)

@@ -70,7 +70,7 @@ def test_agent_episodes_against_vllm_serve_come_back_complete_and_in_order(
 ):
     config = EvalConfig(
         data=str(val), method="agent", model=str(tiny_model_dir), out_dir=str(tmp_path), backend="openai",
-        base_url=server, concurrency=concurrency, max_new_tokens=16, episode={"wording": "brief"}, **PIXELS,
+        base_url=server, concurrency=concurrency, reply_tokens=16, episode={"wording": "brief"}, **PIXELS,
     )  # fmt: skip
     results = evaluate(config)
     records = read_samples(tmp_path / f"samples_{val.parent.name}.jsonl")
