@@ -15,7 +15,7 @@ GRPO path would only see the total, and a registered estimator gets no episode r
 
 With `svr1.sync_probe_file` set, after every weight sync it asks each rollout replica for its log-probs of
 one fixed token sequence and appends them to that JSONL file: with the step's checkpoint, a check that the
-rollout really holds the actor's new weights (tests/test_learning.py).
+rollout really holds the actor's new weights (tests/e2e/test_learning.py).
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ def test_a_run_killed_midway_resumes_to_the_same_files(val, tiny_model_dir, tmp_
     assert resumed["results"] == uninterrupted["results"]
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from sparse_video_r1.agent.frame_requests import FrameRequestEpisode
 from sparse_video_r1.agent.runner import decode_frames
 from sparse_video_r1.video import FrameGrid, open_video
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EPISODE = EpisodeConfig(wording="brief", max_pixels=12544, min_pixels=3136)
 ONE_REPLY = EpisodeConfig(wording="brief", max_pixels=12544, min_pixels=3136, max_rounds=1)
 GRPO_STEPS = 4

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Rollout and actor token probabilities, float32 both. verl's vLLM rollout masks the two vision placeholders
 # out of its logits; the random tiny model's near-uniform distribution gives them 2 of ~770 shares, so the
-# rollout's probabilities sit ~0.3% above the actor's: ~3e-5 at most. tests/test_learning.py holds the
+# rollout's probabilities sit ~0.3% above the actor's: ~3e-5 at most. tests/e2e/test_learning.py holds the
 # trained model's fixed-sequence log-probs to 1e-4 after every step.
 PROBS_BOUND = 1e-4
 

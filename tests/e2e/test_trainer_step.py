@@ -17,7 +17,7 @@ from videos import paint_index
 def grpo_step(tiny_model_dir, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("grpo")
     video = write_video(root / "clip.mp4", (paint_index(i, 320, 240) for i in range(300)), 30)
-    script = Path(__file__).with_name("grpo_step_on_cpu.py")
+    script = Path(__file__).parents[1] / "grpo_step_on_cpu.py"
     out = root / "result.json"
     run = subprocess.run(
         [sys.executable, str(script), str(tiny_model_dir), str(video), str(out)],

@@ -16,7 +16,7 @@ from sparse_video_r1.agent.episode import EpisodeConfig
 from sparse_video_r1.training.checks import check_budget, check_data, check_gpus, check_model
 from sparse_video_r1.training.launching import compose as compose_named
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def compose(overrides: list[str]):
